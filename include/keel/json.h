@@ -1,0 +1,43 @@
+/*
+ * keel/json.h — helpers over jansson: bounded parsing with the offending
+ * position in the error, typed field access that names the field on error,
+ * and numbers that may be non-finite (written as protobuf's JSON does:
+ * "NaN", "Infinity", "-Infinity").
+ */
+#ifndef KEEL_JSON_H
+#define KEEL_JSON_H
+
+#include <keel/error.h>
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define KEEL_JSON_MAX_DEPTH 64
+
+/* Parses len counted bytes (no NUL needed) into a new reference (json_decref
+ * it). Fails with KEEL_EPARSE naming line:column, or KEEL_ELIMIT when arrays
+ * and objects nest deeper than max_depth. */
+int keel_json_parse(const char *data, size_t len, int max_depth, json_t **out, keel_err *err);
+
+/* A new reference for d: a real, or a string for NaN and the infinities. */
+json_t *keel_json_double(double d);
+
+/* Reads a number or one of the strings above into *out. */
+int keel_json_to_double(const json_t *v, const char *field, double *out, keel_err *err);
+
+/* Field getters. A missing field: KEEL_EINVAL when required, else *out keeps
+ * its value. A field of the wrong type: KEEL_EINVAL naming it. Integers may
+ * also be given as decimal strings (proto3 JSON writes int64 that way).
+ * Strings are borrowed from obj. */
+int keel_json_get_string(const json_t *obj, const char *field, bool required,
+                         const char **out, keel_err *err);
+int keel_json_get_int64(const json_t *obj, const char *field, bool required,
+                        int64_t *out, keel_err *err);
+int keel_json_get_bool(const json_t *obj, const char *field, bool required,
+                       bool *out, keel_err *err);
+
+/* Serialises v compactly (sorted keys off, insertion order kept); free() it. */
+char *keel_json_dumps(const json_t *v, bool pretty);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * fs.c — directory creation, atomic whole-file writes, bounded reads.
+ *
+ * Invariant: a file written by keel_write_file_atomic is either the old
+ * content or the new content after a crash at any point.
+ */
+#include <keel/util.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool keel_path_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool keel_path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int keel_mkdir_p(const char *dir, keel_err *err)
+{
+    char path[PATH_MAX];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof path)
+        return keel_errf(err, KEEL_EINVAL, "directory path is empty or too long");
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        char saved = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return keel_errf(err, KEEL_EIO, "%s: mkdir: %s", path, strerror(errno));
+        path[i] = saved;
+    }
+    if (!keel_path_is_dir(dir))
+        return keel_errf(err, KEEL_EIO, "%s: exists and is not a directory", dir);
+    return KEEL_OK;
+}
+
+int keel_fsync_dir(const char *dir, keel_err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return keel_errf(err, KEEL_EIO, "%s: open: %s", dir, strerror(errno));
+    int rc = KEEL_OK;
+    if (fsync(fd) != 0)
+        rc = keel_errf(err, KEEL_EIO, "%s: fsync: %s", dir, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+static void dir_of(const char *path, char *out, size_t out_size)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+        snprintf(out, out_size, ".");
+    } else if (slash == path) {
+        snprintf(out, out_size, "/");
+    } else {
+        snprintf(out, out_size, "%.*s", (int)(slash - path), path);
+    }
+}
+
+int keel_write_file_atomic(const char *path, const void *p, size_t n, keel_err *err)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+        return keel_errf(err, KEEL_EINVAL, "%s: path too long", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return keel_errf(err, KEEL_EIO, "%s: create temp: %s", path, strerror(errno));
+    const char *at = p;
+    size_t left = n;
+    while (left > 0) {
+        ssize_t w = write(fd, at, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            int saved = errno;
+            close(fd);
+            unlink(tmp);
+            return keel_errf(err, KEEL_EIO, "%s: write: %s", path, strerror(saved));
+        }
+        at += w;
+        left -= (size_t)w;
+    }
+    if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+        int saved = errno;
+        close(fd);
+        unlink(tmp);
+        return keel_errf(err, KEEL_EIO, "%s: fsync: %s", path, strerror(saved));
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        int saved = errno;
+        unlink(tmp);
+        return keel_errf(err, KEEL_EIO, "%s: rename: %s", path, strerror(saved));
+    }
+    char dir[PATH_MAX];
+    dir_of(path, dir, sizeof dir);
+    return keel_fsync_dir(dir, err);
+}
+
+int keel_read_file(const char *path, size_t max, char **out_data, size_t *out_len,
+                   keel_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return keel_errf(err, errno == ENOENT ? KEEL_ENOTFOUND : KEEL_EIO, "%s: %s", path,
+                         strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return keel_errf(err, KEEL_EIO, "%s: stat: %s", path, strerror(errno));
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return keel_errf(err, KEEL_ELIMIT, "%s: file is %lld bytes, limit is %zu", path,
+                         (long long)st.st_size, max);
+    }
+    size_t size = (size_t)st.st_size;
+    char *data = malloc(size + 1);
+    if (data == NULL) {
+        close(fd);
+        return keel_errf(err, KEEL_ENOMEM, "%s: cannot allocate %zu bytes", path, size);
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, data + got, size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    data[got] = '\0';
+    *out_data = data;
+    *out_len = got;
+    return KEEL_OK;
+}

@@ -1,0 +1,103 @@
+/*
+ * store_migrations.c — the metadata schema, one append-only list of steps.
+ *
+ * Never edit a released step: add a new one. Table and column names follow
+ * MLflow's SQL store where an MLflow concept exists, so people who know that
+ * schema can read this one.
+ */
+#include "store_backend.h"
+
+const struct keel_migration keel_migrations[] = {
+    {
+        1, "experiments, runs, params, metrics, tags",
+        "CREATE TABLE experiments ("
+        "  experiment_id INTEGER PRIMARY KEY,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  artifact_location TEXT,"
+        "  lifecycle_stage TEXT NOT NULL DEFAULT 'active',"
+        "  creation_time BIGINT,"
+        "  last_update_time BIGINT);"
+        "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage,"
+        "  creation_time, last_update_time) VALUES (0, 'Default', 'mlflow-artifacts:/0',"
+        "  'active', 0, 0);"
+        "CREATE TABLE experiment_tags ("
+        "  experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),"
+        "  key TEXT NOT NULL, value TEXT,"
+        "  PRIMARY KEY (experiment_id, key));"
+        "CREATE TABLE runs ("
+        "  run_uuid TEXT PRIMARY KEY,"
+        "  name TEXT,"
+        "  experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),"
+        "  user_id TEXT,"
+        "  status TEXT NOT NULL,"
+        "  start_time BIGINT,"
+        "  end_time BIGINT,"
+        "  lifecycle_stage TEXT NOT NULL DEFAULT 'active',"
+        "  artifact_uri TEXT,"
+        "  deleted_time BIGINT);"
+        "CREATE INDEX runs_experiment_start ON runs (experiment_id, start_time);"
+        "CREATE TABLE params ("
+        "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"
+        "  key TEXT NOT NULL, value TEXT NOT NULL,"
+        "  PRIMARY KEY (run_uuid, key));"
+        "CREATE INDEX params_key_value ON params (key, value);"
+        "CREATE TABLE tags ("
+        "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"
+        "  key TEXT NOT NULL, value TEXT,"
+        "  PRIMARY KEY (run_uuid, key));"
+        "CREATE INDEX tags_key_value ON tags (key, value);"
+        "CREATE TABLE metrics ("
+        "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"
+        "  key TEXT NOT NULL,"
+        "  value DOUBLE PRECISION NOT NULL,"
+        "  timestamp BIGINT NOT NULL,"
+        "  step BIGINT NOT NULL DEFAULT 0,"
+        "  is_nan SMALLINT NOT NULL DEFAULT 0);"
+        "CREATE INDEX metrics_run_key_step ON metrics (run_uuid, key, step);"
+        "CREATE TABLE latest_metrics ("
+        "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"
+        "  key TEXT NOT NULL,"
+        "  value DOUBLE PRECISION NOT NULL,"
+        "  timestamp BIGINT NOT NULL,"
+        "  step BIGINT NOT NULL,"
+        "  is_nan SMALLINT NOT NULL,"
+        "  PRIMARY KEY (run_uuid, key));"
+        "CREATE INDEX latest_metrics_key_value ON latest_metrics (key, value);",
+        NULL,
+    },
+    {
+        2, "datasets and run inputs (lineage)",
+        "CREATE TABLE datasets ("
+        "  dataset_uuid TEXT PRIMARY KEY,"
+        "  experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),"
+        "  name TEXT NOT NULL,"
+        "  digest TEXT NOT NULL,"
+        "  source_type TEXT, source TEXT, schema TEXT, profile TEXT,"
+        "  UNIQUE (experiment_id, name, digest));"
+        "CREATE TABLE inputs ("
+        "  input_uuid TEXT PRIMARY KEY,"
+        "  source_type TEXT NOT NULL, source_id TEXT NOT NULL,"
+        "  destination_type TEXT NOT NULL, destination_id TEXT NOT NULL,"
+        "  UNIQUE (source_type, source_id, destination_type, destination_id));"
+        "CREATE INDEX inputs_destination ON inputs (destination_type, destination_id);"
+        "CREATE TABLE input_tags ("
+        "  input_uuid TEXT NOT NULL REFERENCES inputs(input_uuid),"
+        "  name TEXT NOT NULL, value TEXT NOT NULL,"
+        "  PRIMARY KEY (input_uuid, name));",
+        NULL,
+    },
+    {
+        3, "run artifact trees (path -> content-addressed object)",
+        "CREATE TABLE run_artifacts ("
+        "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"
+        "  path TEXT NOT NULL,"
+        "  object_hash TEXT NOT NULL,"
+        "  size BIGINT NOT NULL,"
+        "  created_time BIGINT NOT NULL,"
+        "  PRIMARY KEY (run_uuid, path));"
+        "CREATE INDEX run_artifacts_object ON run_artifacts (object_hash);",
+        NULL,
+    },
+};
+
+const int keel_migration_count = (int)(sizeof keel_migrations / sizeof keel_migrations[0]);
