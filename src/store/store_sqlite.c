@@ -58,7 +58,7 @@ static int sq_open(const char *target, void **out_conn, keel_err *err)
     const char *sync = getenv("KEEL_SQLITE_SYNC");
     const char *pragmas = (sync != NULL && strcmp(sync, "full") == 0)
         ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON;"
-        : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;";
+        : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON;";
     rc = sqlite3_exec(db, pragmas, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         int code = sqlite_fail(db, rc, err, target);
