@@ -55,7 +55,16 @@ int keel_err_prefix(keel_err *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     char joined[KEEL_ERR_MSG_MAX];
-    snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
+    size_t plen = strlen(prefix);
+    if (plen > sizeof joined - 3)
+        plen = sizeof joined - 3;
+    memcpy(joined, prefix, plen);
+    joined[plen] = ':';
+    joined[plen + 1] = ' ';
+    size_t room = sizeof joined - plen - 3;
+    size_t mlen = strnlen(err->msg, room);
+    memcpy(joined + plen + 2, err->msg, mlen);
+    joined[plen + 2 + mlen] = '\0';
     memcpy(err->msg, joined, sizeof joined);
     return err->code;
 }
