@@ -223,6 +223,21 @@ int keel_run_search_run(keel_store *s, const keel_run_search *q, keel_arena *a,
                         keel_run **out, size_t *out_n, const char **out_next_page_token,
                         keel_err *err);
 
+/* ---- JSON in MLflow's REST shapes (new references; json_decref them) ---- */
+
+struct json_t;
+
+/* {"experiment_id": "1", "name", "artifact_location", "lifecycle_stage",
+ *  "last_update_time", "creation_time", "tags": [{"key","value"}]} */
+struct json_t *keel_experiment_to_json(const keel_experiment *e);
+
+/* {"info": {...}, "data": {"metrics", "params", "tags"}, "inputs":
+ *  {"dataset_inputs": [...]}}; NaN and infinities as "NaN"/"Infinity". */
+struct json_t *keel_run_to_json(const keel_run *r);
+
+/* {"key", "value", "timestamp", "step"} */
+struct json_t *keel_metric_to_json(const keel_metric *m);
+
 /* ---- validation shared with the REST layer ---- */
 
 /* MLflow's rule for metric, param and tag keys: 1..250 chars of
