@@ -37,7 +37,14 @@ int keel_json_get_int64(const json_t *obj, const char *field, bool required,
 int keel_json_get_bool(const json_t *obj, const char *field, bool required,
                        bool *out, keel_err *err);
 
-/* Serialises v compactly (sorted keys off, insertion order kept); free() it. */
+/* Serialises v in insertion order, reals in their shortest round-trip form
+ * ("0.1"), pretty with two-space indents when asked; free() the result.
+ * NULL when out of memory. */
 char *keel_json_dumps(const json_t *v, bool pretty);
+
+struct keel_buf;
+
+/* The same, appended to out (which caps the size: KEEL_ELIMIT past it). */
+int keel_json_dump_buf(const json_t *v, bool pretty, struct keel_buf *out);
 
 #endif

@@ -1,11 +1,13 @@
 /*
  * json.c — jansson helpers with explicit limits and field-naming errors.
  */
+#include <keel/buf.h>
 #include <keel/json.h>
 
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,10 +149,132 @@ int keel_json_get_bool(const json_t *obj, const char *field, bool required,
     return KEEL_OK;
 }
 
+/* Shortest text that reads back as the same double ("0.1", not
+ * "0.10000000000000001" as jansson's fixed %.17g writes). */
+static int dump_real(keel_buf *b, double d)
+{
+    if (!isfinite(d))
+        return keel_buf_puts(b, isnan(d) ? "\"NaN\"" : d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+    char text[40];
+    for (int precision = 15; precision <= 17; precision++) {
+        snprintf(text, sizeof text, "%.*g", precision, d);
+        if (strtod(text, NULL) == d)
+            break;
+    }
+    int rc = keel_buf_puts(b, text);
+    /* Keep it a JSON real: 1.0 stays "1.0", not the integer "1". */
+    if (rc == KEEL_OK && strpbrk(text, ".eEn") == NULL)
+        rc = keel_buf_puts(b, ".0");
+    return rc;
+}
+
+static int dump_string(keel_buf *b, const char *s, size_t n)
+{
+    int rc = keel_buf_append(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; rc == KEEL_OK && i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        rc = keel_buf_append(b, s + run, i - run);
+        run = i + 1;
+        if (rc != KEEL_OK)
+            break;
+        switch (c) {
+        case '"': rc = keel_buf_puts(b, "\\\""); break;
+        case '\\': rc = keel_buf_puts(b, "\\\\"); break;
+        case '\n': rc = keel_buf_puts(b, "\\n"); break;
+        case '\r': rc = keel_buf_puts(b, "\\r"); break;
+        case '\t': rc = keel_buf_puts(b, "\\t"); break;
+        default: rc = keel_buf_printf(b, "\\u%04x", c); break;
+        }
+    }
+    if (rc == KEEL_OK)
+        rc = keel_buf_append(b, s + run, n - run);
+    return rc == KEEL_OK ? keel_buf_append(b, "\"", 1) : rc;
+}
+
+static int dump_newline(keel_buf *b, bool pretty, int depth)
+{
+    if (!pretty)
+        return KEEL_OK;
+    int rc = keel_buf_append(b, "\n", 1);
+    for (int i = 0; rc == KEEL_OK && i < depth; i++)
+        rc = keel_buf_append(b, "  ", 2);
+    return rc;
+}
+
+static int dump_value(keel_buf *b, const json_t *v, bool pretty, int depth)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (json_object_size(v) == 0)
+            return keel_buf_puts(b, "{}");
+        int rc = keel_buf_append(b, "{", 1);
+        const char *key;
+        json_t *item;
+        bool first = true;
+        json_object_foreach((json_t *)v, key, item) {
+            if (rc == KEEL_OK && !first)
+                rc = keel_buf_append(b, ",", 1);
+            first = false;
+            if (rc == KEEL_OK)
+                rc = dump_newline(b, pretty, depth + 1);
+            if (rc == KEEL_OK)
+                rc = dump_string(b, key, strlen(key));
+            if (rc == KEEL_OK)
+                rc = keel_buf_puts(b, pretty ? ": " : ":");
+            if (rc == KEEL_OK)
+                rc = dump_value(b, item, pretty, depth + 1);
+        }
+        if (rc == KEEL_OK)
+            rc = dump_newline(b, pretty, depth);
+        return rc == KEEL_OK ? keel_buf_append(b, "}", 1) : rc;
+    }
+    case JSON_ARRAY: {
+        if (json_array_size(v) == 0)
+            return keel_buf_puts(b, "[]");
+        int rc = keel_buf_append(b, "[", 1);
+        for (size_t i = 0; rc == KEEL_OK && i < json_array_size(v); i++) {
+            if (i > 0)
+                rc = keel_buf_append(b, ",", 1);
+            if (rc == KEEL_OK)
+                rc = dump_newline(b, pretty, depth + 1);
+            if (rc == KEEL_OK)
+                rc = dump_value(b, json_array_get(v, i), pretty, depth + 1);
+        }
+        if (rc == KEEL_OK)
+            rc = dump_newline(b, pretty, depth);
+        return rc == KEEL_OK ? keel_buf_append(b, "]", 1) : rc;
+    }
+    case JSON_STRING:
+        return dump_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return keel_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_REAL:
+        return dump_real(b, json_real_value(v));
+    case JSON_TRUE:
+        return keel_buf_puts(b, "true");
+    case JSON_FALSE:
+        return keel_buf_puts(b, "false");
+    case JSON_NULL:
+        return keel_buf_puts(b, "null");
+    }
+    return KEEL_EINVAL;
+}
+
+int keel_json_dump_buf(const json_t *v, bool pretty, keel_buf *out)
+{
+    return dump_value(out, v, pretty, 0);
+}
+
 char *keel_json_dumps(const json_t *v, bool pretty)
 {
-    size_t flags = JSON_ENCODE_ANY | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17);
-    if (pretty)
-        flags |= JSON_INDENT(2);
-    return json_dumps(v, flags);
+    keel_buf b;
+    keel_buf_init(&b, (size_t)1 << 31);
+    if (dump_value(&b, v, pretty, 0) != KEEL_OK) {
+        keel_buf_free(&b);
+        return NULL;
+    }
+    return keel_buf_take(&b);
 }

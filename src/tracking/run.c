@@ -6,9 +6,11 @@
 
 #include <keel/util.h>
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const run_statuses[] = { "RUNNING", "SCHEDULED", "FINISHED", "FAILED",
                                             "KILLED" };
@@ -101,7 +103,11 @@ int keel_run_create(keel_store *s, const keel_run_create_opts *opts, keel_arena 
     }
     const char *user = opts->user_id;
     if (user == NULL)
-        user = getenv("USER") != NULL ? getenv("USER") : "unknown";
+        user = getenv("USER");
+    if (user == NULL) {
+        struct passwd *pw = getpwuid(getuid());
+        user = pw != NULL ? pw->pw_name : "unknown";
+    }
 
     rc = keel_store_begin(s, err);
     if (rc != KEEL_OK)
