@@ -74,8 +74,10 @@ typedef struct keel_artifact_entry {
     const char *hash;   /* object hash; NULL for directories */
 } keel_artifact_entry;
 
-/* Logs a local file or a whole directory tree into the run's artifacts under
- * artifact_path (NULL or "" = the root; a file keeps its base name). Paths
+/* Logs a local file, or the contents of a directory (recursively), into the
+ * run's artifacts under artifact_path (NULL or "" = the root), as MLflow's
+ * log_artifact / log_artifacts do: a file keeps its base name, a directory's
+ * children land directly under artifact_path. Paths
  * already logged are replaced. All rows go in one transaction. The run must
  * exist and be active. */
 int keel_artifacts_log(keel_store *store, keel_cas *cas, const char *run_id,
