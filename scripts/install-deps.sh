@@ -9,10 +9,11 @@ PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries (DESIGN.md §6)
   libsqlite3-dev libjansson-dev libssl-dev libgit2-dev zlib1g-dev libyaml-dev
+  libmicrohttpd-dev
   # tests and tools they drive
-  libcmocka-dev sqlite3 git python3
+  libcmocka-dev sqlite3 git python3 curl
   # benchmark peers
-  hyperfine python3-pandas
+  hyperfine python3-pandas wrk
 )
 
 missing=()
@@ -21,6 +22,13 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
+
+# Node.js and npm run the MLflow client compatibility test. The machine image
+# may carry its own Node.js build (with npm inside); only a machine without
+# npm gets Debian's.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -78,6 +78,17 @@ void keel_stmt_release(keel_stmt *st);
 /* Runs a statement that returns no rows, then releases it. */
 int keel_stmt_run(keel_stmt *st, keel_err *err);
 
+/* Makes every outermost transaction of s hold lock (a process-wide mutex
+ * shared by the store handles of one process) from begin to commit or
+ * rollback, so threads of one process queue on the mutex instead of sleeping
+ * in SQLite's busy handler. lock must outlive s. NULL removes it. */
+struct keel_store_lock;
+void keel_store_set_write_lock(keel_store *s, struct keel_store_lock *lock);
+
+/* A write lock to share (heap; keel_store_lock_destroy it). */
+struct keel_store_lock *keel_store_lock_new(void);
+void keel_store_lock_destroy(struct keel_store_lock *lock);
+
 /* Transactions nest by depth: only the outermost begin/commit reach the
  * database. A rollback at any depth rolls the whole transaction back, and
  * the outer commit then fails with KEEL_ESTATE. begin takes the write lock

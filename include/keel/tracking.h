@@ -162,6 +162,10 @@ int keel_run_get(keel_store *s, const char *run_id, keel_arena *a, keel_run *out
 int keel_run_update(keel_store *s, const char *run_id, const char *status, int64_t end_time,
                     const char *run_name, keel_err *err);
 
+/* KEEL_OK when the run exists and is active; KEEL_ENOTFOUND / KEEL_ESTATE
+ * (deleted) otherwise. */
+int keel_run_check_active(keel_store *s, const char *run_id, keel_err *err);
+
 int keel_run_delete(keel_store *s, const char *run_id, keel_err *err);
 int keel_run_restore(keel_store *s, const char *run_id, keel_err *err);
 
@@ -237,6 +241,33 @@ struct json_t *keel_run_to_json(const keel_run *r);
 
 /* {"key", "value", "timestamp", "step"} */
 struct json_t *keel_metric_to_json(const keel_metric *m);
+
+/* ---- MLflow request messages into C structs (strings copied to arena a;
+ * errors name the field and index, e.g. "metrics[3]: field 'value' …") ---- */
+
+typedef struct keel_batch {
+    keel_metric *metrics;
+    size_t n_metrics;
+    keel_kv *params;
+    size_t n_params;
+    keel_kv *tags;
+    size_t n_tags;
+} keel_batch;
+
+/* {"metrics": [{key, value, timestamp, step}], "params": [{key, value}],
+ * "tags": [{key, value}]}; absent lists are empty. Values may be numbers or
+ * "NaN"/"Infinity"/"-Infinity"; int64 fields may be decimal strings. */
+int keel_batch_from_json(const struct json_t *msg, keel_arena *a, keel_batch *out,
+                         keel_err *err);
+
+/* A list of {key, value} objects under field (absent = empty). */
+int keel_kv_list_from_json(const struct json_t *msg, const char *field, keel_arena *a,
+                           keel_kv **out, size_t *out_n, keel_err *err);
+
+/* MLflow's log-inputs "datasets": [{"tags": [...], "dataset": {name, digest,
+ * source_type, source, schema, profile}}]. */
+int keel_dataset_inputs_from_json(const struct json_t *msg, const char *field, keel_arena *a,
+                                  keel_dataset_input **out, size_t *out_n, keel_err *err);
 
 /* ---- validation shared with the REST layer ---- */
 

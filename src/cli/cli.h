@@ -104,5 +104,6 @@ extern const struct cli_cmd cli_init_cmds[];
 extern const struct cli_cmd cli_experiment_cmds[];
 extern const struct cli_cmd cli_run_cmds[];
 extern const struct cli_cmd cli_artifact_cmds[];
+extern const struct cli_cmd cli_server_cmds[];
 
 #endif

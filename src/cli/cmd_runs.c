@@ -235,43 +235,7 @@ static int cmd_log_metric(struct cli_ctx *ctx)
     return CLI_EXIT_OK;
 }
 
-/* Reads an MLflow log-batch body: {"metrics": [{key, value, timestamp, step}],
- * "params": [{key, value}], "tags": [{key, value}]}. */
-typedef struct batch {
-    keel_metric *metrics;
-    size_t n_metrics;
-    keel_kv *params, *tags;
-    size_t n_params, n_tags;
-} batch;
-
-static int batch_kv_list(struct cli_ctx *ctx, json_t *root, const char *field, keel_kv **out,
-                         size_t *out_n)
-{
-    json_t *arr = json_object_get(root, field);
-    *out_n = 0;
-    if (arr == NULL)
-        return KEEL_OK;
-    if (!json_is_array(arr))
-        return keel_errf(&ctx->err, KEEL_EINVAL, "field '%s' must be an array", field);
-    *out = keel_arena_alloc(&ctx->arena, (json_array_size(arr) + 1) * sizeof **out);
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        json_t *item = json_array_get(arr, i);
-        const char *key = NULL, *value = NULL;
-        char where[64];
-        snprintf(where, sizeof where, "%s[%zu]", field, i);
-        if (!json_is_object(item))
-            return keel_errf(&ctx->err, KEEL_EINVAL, "%s must be an object", where);
-        if (keel_json_get_string(item, "key", true, &key, &ctx->err) != KEEL_OK ||
-            keel_json_get_string(item, "value", true, &value, &ctx->err) != KEEL_OK)
-            return keel_err_prefix(&ctx->err, "%s", where);
-        (*out)[i] = (keel_kv){ keel_arena_strdup(&ctx->arena, key),
-                               keel_arena_strdup(&ctx->arena, value) };
-    }
-    *out_n = json_array_size(arr);
-    return KEEL_OK;
-}
-
-static int batch_from_file(struct cli_ctx *ctx, const char *path, batch *b)
+static int batch_from_file(struct cli_ctx *ctx, const char *path, keel_batch *b)
 {
     char *text = NULL;
     size_t len = 0;
@@ -280,47 +244,10 @@ static int batch_from_file(struct cli_ctx *ctx, const char *path, batch *b)
     json_t *root = NULL;
     int rc = keel_json_parse(text, len, KEEL_JSON_MAX_DEPTH, &root, &ctx->err);
     free(text);
-    if (rc != KEEL_OK)
-        return keel_err_prefix(&ctx->err, "%s", path);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return keel_errf(&ctx->err, KEEL_EINVAL, "%s: the batch must be a JSON object", path);
-    }
-    json_t *metrics = json_object_get(root, "metrics");
-    if (metrics != NULL && !json_is_array(metrics))
-        rc = keel_errf(&ctx->err, KEEL_EINVAL, "field 'metrics' must be an array");
-    size_t n = metrics != NULL ? json_array_size(metrics) : 0;
-    b->metrics = keel_arena_alloc(&ctx->arena, (n + 1) * sizeof *b->metrics);
-    for (size_t i = 0; rc == KEEL_OK && i < n; i++) {
-        json_t *m = json_array_get(metrics, i);
-        const char *key = NULL;
-        int64_t ts = 0, step = 0;
-        double value = 0;
-        if (!json_is_object(m)) {
-            rc = keel_errf(&ctx->err, KEEL_EINVAL, "metrics[%zu] must be an object", i);
-            break;
-        }
-        json_t *v = json_object_get(m, "value");
-        rc = keel_json_get_string(m, "key", true, &key, &ctx->err);
-        if (rc == KEEL_OK && v == NULL)
-            rc = keel_errf(&ctx->err, KEEL_EINVAL, "missing value for required field 'value'");
-        if (rc == KEEL_OK)
-            rc = keel_json_to_double(v, "value", &value, &ctx->err);
-        if (rc == KEEL_OK)
-            rc = keel_json_get_int64(m, "timestamp", false, &ts, &ctx->err);
-        if (rc == KEEL_OK)
-            rc = keel_json_get_int64(m, "step", false, &step, &ctx->err);
-        if (rc != KEEL_OK) {
-            keel_err_prefix(&ctx->err, "metrics[%zu]", i);
-            break;
-        }
-        b->metrics[i] = (keel_metric){ keel_arena_strdup(&ctx->arena, key), value, ts, step };
-        b->n_metrics = i + 1;
-    }
+    if (rc == KEEL_OK && !json_is_object(root))
+        rc = keel_errf(&ctx->err, KEEL_EINVAL, "the batch must be a JSON object");
     if (rc == KEEL_OK)
-        rc = batch_kv_list(ctx, root, "params", &b->params, &b->n_params);
-    if (rc == KEEL_OK)
-        rc = batch_kv_list(ctx, root, "tags", &b->tags, &b->n_tags);
+        rc = keel_batch_from_json(root, &ctx->arena, b, &ctx->err);
     json_decref(root);
     if (rc != KEEL_OK)
         keel_err_prefix(&ctx->err, "%s", path);
@@ -328,7 +255,7 @@ static int batch_from_file(struct cli_ctx *ctx, const char *path, batch *b)
 }
 
 /* --metric KEY=VALUE[@STEP] */
-static int batch_from_options(struct cli_ctx *ctx, batch *b)
+static int batch_from_options(struct cli_ctx *ctx, keel_batch *b)
 {
     size_t n = 0;
     const char **raw = cli_multi(ctx, "metric", &n);
@@ -356,7 +283,7 @@ static int batch_from_options(struct cli_ctx *ctx, batch *b)
 
 static int cmd_log_batch(struct cli_ctx *ctx)
 {
-    batch b = { 0 };
+    keel_batch b = { 0 };
     const char *file = cli_opt(ctx, "file");
     if (file != NULL) {
         size_t n_metric, n_param, n_tag;

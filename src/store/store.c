@@ -12,6 +12,7 @@
 
 #include "store_backend.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +33,39 @@ struct keel_store {
     int cache_len;
     int tx_depth;
     bool tx_failed;
+    struct keel_store_lock *write_lock;
 };
+
+struct keel_store_lock {
+    pthread_mutex_t mutex;
+};
+
+struct keel_store_lock *keel_store_lock_new(void)
+{
+    struct keel_store_lock *lock = calloc(1, sizeof *lock);
+    if (lock != NULL)
+        pthread_mutex_init(&lock->mutex, NULL);
+    return lock;
+}
+
+void keel_store_lock_destroy(struct keel_store_lock *lock)
+{
+    if (lock == NULL)
+        return;
+    pthread_mutex_destroy(&lock->mutex);
+    free(lock);
+}
+
+void keel_store_set_write_lock(keel_store *s, struct keel_store_lock *lock)
+{
+    s->write_lock = lock;
+}
+
+static void unlock_writes(keel_store *s)
+{
+    if (s->write_lock != NULL)
+        pthread_mutex_unlock(&s->write_lock->mutex);
+}
 
 enum keel_dialect keel_store_dialect(const keel_store *s)
 {
@@ -200,9 +233,13 @@ int keel_store_begin(keel_store *s, keel_err *err)
         s->tx_depth++;
         return KEEL_OK;
     }
+    if (s->write_lock != NULL)
+        pthread_mutex_lock(&s->write_lock->mutex);
     int rc = s->be->exec(s->conn, s->be->begin_sql, err);
-    if (rc != KEEL_OK)
+    if (rc != KEEL_OK) {
+        unlock_writes(s);
         return rc;
+    }
     s->tx_depth = 1;
     s->tx_failed = false;
     return KEEL_OK;
@@ -216,6 +253,7 @@ int keel_store_commit(keel_store *s, keel_err *err)
         return KEEL_OK;
     if (s->tx_failed) {
         s->tx_failed = false;
+        unlock_writes(s);
         return keel_errf(err, KEEL_ESTATE, "store: transaction was rolled back");
     }
     int rc = s->be->exec(s->conn, "COMMIT", err);
@@ -223,6 +261,7 @@ int keel_store_commit(keel_store *s, keel_err *err)
         keel_err ignored;
         s->be->exec(s->conn, "ROLLBACK", &ignored);
     }
+    unlock_writes(s);
     return rc;
 }
 
@@ -233,10 +272,12 @@ void keel_store_rollback(keel_store *s)
     keel_err ignored;
     if (!s->tx_failed)
         s->be->exec(s->conn, "ROLLBACK", &ignored);
-    if (--s->tx_depth > 0)
+    if (--s->tx_depth > 0) {
         s->tx_failed = true;
-    else
+    } else {
         s->tx_failed = false;
+        unlock_writes(s);
+    }
 }
 
 int keel_store_schema_version(keel_store *s, int *out, keel_err *err)

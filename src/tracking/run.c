@@ -61,6 +61,11 @@ int tracking_run_require_active(keel_store *s, const char *run_id, int64_t *out_
     return KEEL_OK;
 }
 
+int keel_run_check_active(keel_store *s, const char *run_id, keel_err *err)
+{
+    return tracking_run_require_active(s, run_id, NULL, err);
+}
+
 /* A memorable default name, as MLflow gives runs: "<adjective>-<noun>-<n>". */
 static void generate_run_name(const char *run_id, char *out, size_t out_size)
 {

@@ -6,6 +6,7 @@
 #include <keel/tracking.h>
 
 #include <stdio.h>
+#include <string.h>
 
 static json_t *kv_array(const keel_kv *items, size_t n)
 {
@@ -91,4 +92,148 @@ json_t *keel_run_to_json(const keel_run *r)
     }
     return json_pack("{s:o, s:o, s:{s:o}}", "info", run_info_json(&r->info), "data", data,
                      "inputs", "dataset_inputs", inputs);
+}
+
+static const char *arena_copy(keel_arena *a, const char *s)
+{
+    return s != NULL ? keel_arena_strdup(a, s) : NULL;
+}
+
+static int list_field(const json_t *msg, const char *field, const json_t **out, keel_err *err)
+{
+    const json_t *arr = json_object_get(msg, field);
+    *out = NULL;
+    if (arr == NULL || json_is_null(arr))
+        return KEEL_OK;
+    if (!json_is_array(arr))
+        return keel_errf(err, KEEL_EINVAL, "field '%s' must be an array", field);
+    *out = arr;
+    return KEEL_OK;
+}
+
+int keel_kv_list_from_json(const json_t *msg, const char *field, keel_arena *a, keel_kv **out,
+                           size_t *out_n, keel_err *err)
+{
+    const json_t *arr;
+    int rc = list_field(msg, field, &arr, err);
+    *out_n = 0;
+    *out = NULL;
+    if (rc != KEEL_OK || arr == NULL)
+        return rc;
+    size_t n = json_array_size(arr);
+    keel_kv *items = keel_arena_alloc(a, (n + 1) * sizeof *items);
+    if (items == NULL)
+        return keel_errf(err, KEEL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *item = json_array_get(arr, i);
+        const char *key = NULL, *value = NULL;
+        if (!json_is_object(item))
+            return keel_errf(err, KEEL_EINVAL, "%s[%zu] must be an object", field, i);
+        if (keel_json_get_string(item, "key", true, &key, err) != KEEL_OK ||
+            keel_json_get_string(item, "value", false, &value, err) != KEEL_OK)
+            return keel_err_prefix(err, "%s[%zu]", field, i);
+        items[i].key = arena_copy(a, key);
+        items[i].value = arena_copy(a, value != NULL ? value : "");
+    }
+    *out = items;
+    *out_n = n;
+    return KEEL_OK;
+}
+
+static int metric_from_json(const json_t *m, keel_arena *a, keel_metric *out, keel_err *err)
+{
+    if (!json_is_object(m))
+        return keel_errf(err, KEEL_EINVAL, "must be an object");
+    const char *key = NULL;
+    int64_t ts = 0, step = 0;
+    const json_t *v = json_object_get(m, "value");
+    int rc = keel_json_get_string(m, "key", true, &key, err);
+    if (rc == KEEL_OK && (v == NULL || json_is_null(v)))
+        rc = keel_errf(err, KEEL_EINVAL, "missing value for required field 'value'");
+    if (rc == KEEL_OK)
+        rc = keel_json_to_double(v, "value", &out->value, err);
+    if (rc == KEEL_OK)
+        rc = keel_json_get_int64(m, "timestamp", false, &ts, err);
+    if (rc == KEEL_OK)
+        rc = keel_json_get_int64(m, "step", false, &step, err);
+    if (rc != KEEL_OK)
+        return rc;
+    out->key = arena_copy(a, key);
+    out->timestamp = ts;
+    out->step = step;
+    return KEEL_OK;
+}
+
+int keel_batch_from_json(const json_t *msg, keel_arena *a, keel_batch *out, keel_err *err)
+{
+    memset(out, 0, sizeof *out);
+    const json_t *metrics;
+    int rc = list_field(msg, "metrics", &metrics, err);
+    size_t n = metrics != NULL ? json_array_size(metrics) : 0;
+    if (rc == KEEL_OK && n > 0) {
+        out->metrics = keel_arena_alloc(a, n * sizeof *out->metrics);
+        if (out->metrics == NULL)
+            return keel_errf(err, KEEL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; rc == KEEL_OK && i < n; i++) {
+        rc = metric_from_json(json_array_get(metrics, i), a, &out->metrics[i], err);
+        if (rc != KEEL_OK)
+            return keel_err_prefix(err, "metrics[%zu]", i);
+        out->n_metrics = i + 1;
+    }
+    if (rc == KEEL_OK)
+        rc = keel_kv_list_from_json(msg, "params", a, &out->params, &out->n_params, err);
+    if (rc == KEEL_OK)
+        rc = keel_kv_list_from_json(msg, "tags", a, &out->tags, &out->n_tags, err);
+    return rc;
+}
+
+static int dataset_from_json(const json_t *d, keel_arena *a, keel_dataset *out, keel_err *err)
+{
+    if (!json_is_object(d))
+        return keel_errf(err, KEEL_EINVAL, "field 'dataset' must be an object");
+    static const char *const fields[] = { "name", "digest", "source_type", "source", "schema",
+                                          "profile" };
+    const char *values[6] = { NULL };
+    for (size_t i = 0; i < 6; i++) {
+        bool required = i < 2;
+        int rc = keel_json_get_string(d, fields[i], required, &values[i], err);
+        if (rc != KEEL_OK)
+            return keel_err_prefix(err, "dataset");
+    }
+    out->name = arena_copy(a, values[0]);
+    out->digest = arena_copy(a, values[1]);
+    out->source_type = arena_copy(a, values[2]);
+    out->source = arena_copy(a, values[3]);
+    out->schema = arena_copy(a, values[4]);
+    out->profile = arena_copy(a, values[5]);
+    return KEEL_OK;
+}
+
+int keel_dataset_inputs_from_json(const json_t *msg, const char *field, keel_arena *a,
+                                  keel_dataset_input **out, size_t *out_n, keel_err *err)
+{
+    const json_t *arr;
+    int rc = list_field(msg, field, &arr, err);
+    *out = NULL;
+    *out_n = 0;
+    if (rc != KEEL_OK || arr == NULL)
+        return rc;
+    size_t n = json_array_size(arr);
+    keel_dataset_input *items = keel_arena_alloc(a, (n + 1) * sizeof *items);
+    if (items == NULL)
+        return keel_errf(err, KEEL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *item = json_array_get(arr, i);
+        if (!json_is_object(item))
+            return keel_errf(err, KEEL_EINVAL, "%s[%zu] must be an object", field, i);
+        rc = dataset_from_json(json_object_get(item, "dataset"), a, &items[i].dataset, err);
+        if (rc == KEEL_OK)
+            rc = keel_kv_list_from_json(item, "tags", a, &items[i].tags, &items[i].n_tags, err);
+        if (rc != KEEL_OK)
+            return keel_err_prefix(err, "%s[%zu]", field, i);
+    }
+    *out = items;
+    *out_n = n;
+    return KEEL_OK;
 }

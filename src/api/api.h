@@ -1,0 +1,72 @@
+/*
+ * api.h — keel's REST API: MLflow's tracking API and artifact proxy (and,
+ * as later issues land, keel's own endpoints), as a route table for the
+ * HTTP layer.
+ *
+ * Handlers read their request message with api_request_message (JSON body
+ * for POST, query string for GET), call the C API, and answer with MLflow's
+ * JSON shapes and errors: {"error_code": "...", "message": "..."}.
+ */
+#ifndef KEEL_API_H
+#define KEEL_API_H
+
+#include "http/http.h"
+
+#include <keel/artifacts.h>
+#include <keel/store.h>
+
+#include <pthread.h>
+
+typedef struct keel_api_app {
+    char store_uri[4096];
+    keel_cas *cas;                     /* immutable after open: shared by threads */
+    struct keel_store_lock *write_lock;
+    pthread_key_t store_key;           /* each pool thread's own store handle */
+} keel_api_app;
+
+/* Opens the object store and prepares per-thread store handles (the store
+ * is opened once here too, so a bad URI fails at startup). */
+int keel_api_app_init(keel_api_app *app, const char *store_uri, const char *artifacts_root,
+                      keel_err *err);
+void keel_api_app_free(keel_api_app *app);
+
+/* The route table for keel_http_config, and the fallbacks. */
+extern const keel_http_route keel_api_routes[];
+extern const size_t keel_api_n_routes;
+int keel_api_not_found(keel_http_req *req, keel_http_resp *resp);
+void keel_api_too_large(keel_http_req *req, keel_http_resp *resp, size_t limit);
+
+/* ---- for handlers ---- */
+
+/* The calling thread's store handle (opened on first use). NULL with an
+ * error response already set when it cannot be opened. */
+keel_store *api_store(keel_http_req *req, keel_http_resp *resp);
+
+/* Parses the request message: the JSON body (an object; empty = {}) for
+ * POST/PUT/PATCH, the query string for GET and DELETE. New reference, or
+ * NULL with a 400 response set. */
+json_t *api_request_message(keel_http_req *req, keel_http_resp *resp);
+
+/* Answers with MLflow's error shape for a keel error code. Returns code. */
+int api_error(keel_http_resp *resp, int code, const char *message);
+
+/* Answers 200 with body (takes the reference). Empty repeated fields are
+ * left out, as MLflow's protobuf JSON does. */
+int api_ok(keel_http_resp *resp, json_t *body);
+
+/* A field as a string: "run_id" falls back to "run_uuid". Errors become
+ * responses (400 naming the field). */
+int api_get_run_id(keel_http_resp *resp, const json_t *msg, const char **out);
+int api_get_string(keel_http_resp *resp, const json_t *msg, const char *field, bool required,
+                   const char **out);
+int api_get_int64(keel_http_resp *resp, const json_t *msg, const char *field, bool required,
+                  int64_t *out);
+int api_get_experiment_id(keel_http_resp *resp, const json_t *msg, const char *field,
+                          int64_t *out);
+
+/* Runs fn inside one write transaction (holding the process's write lock),
+ * turning a failure into an error response. */
+int api_write_begin(keel_store *s, keel_http_resp *resp);
+int api_write_end(keel_store *s, keel_http_resp *resp, int rc, keel_err *err);
+
+#endif

@@ -1,0 +1,226 @@
+/*
+ * api_common.c — what every REST handler shares: per-thread store handles,
+ * request messages, MLflow's error shape and HTTP statuses.
+ */
+#include "api.h"
+
+#include <keel/json.h>
+#include <keel/tracking.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void close_thread_store(void *store)
+{
+    keel_store_close(store);
+}
+
+int keel_api_app_init(keel_api_app *app, const char *store_uri, const char *artifacts_root,
+                      keel_err *err)
+{
+    memset(app, 0, sizeof *app);
+    if (strlen(store_uri) >= sizeof app->store_uri)
+        return keel_errf(err, KEEL_EINVAL, "store URI is too long");
+    snprintf(app->store_uri, sizeof app->store_uri, "%s", store_uri);
+    keel_store *probe = NULL;
+    int rc = keel_store_open(store_uri, &probe, err);
+    keel_store_close(probe);
+    if (rc != KEEL_OK)
+        return rc;
+    rc = keel_cas_open(artifacts_root, &app->cas, err);
+    if (rc != KEEL_OK)
+        return rc;
+    app->write_lock = keel_store_lock_new();
+    if (app->write_lock == NULL || pthread_key_create(&app->store_key, close_thread_store) != 0) {
+        keel_cas_close(app->cas);
+        keel_store_lock_destroy(app->write_lock);
+        return keel_errf(err, KEEL_ENOMEM, "cannot set up per-thread stores");
+    }
+    return KEEL_OK;
+}
+
+void keel_api_app_free(keel_api_app *app)
+{
+    keel_store *mine = pthread_getspecific(app->store_key);
+    keel_store_close(mine);
+    pthread_setspecific(app->store_key, NULL);
+    pthread_key_delete(app->store_key);
+    keel_cas_close(app->cas);
+    keel_store_lock_destroy(app->write_lock);
+}
+
+keel_store *api_store(keel_http_req *req, keel_http_resp *resp)
+{
+    keel_api_app *app = req->app;
+    keel_store *s = pthread_getspecific(app->store_key);
+    if (s != NULL)
+        return s;
+    keel_err err;
+    if (keel_store_open(app->store_uri, &s, &err) != KEEL_OK) {
+        api_error(resp, err.code, err.msg);
+        return NULL;
+    }
+    keel_store_set_write_lock(s, app->write_lock);
+    pthread_setspecific(app->store_key, s);
+    return s;
+}
+
+static const struct {
+    int code;
+    int status;
+    const char *mlflow_code;
+} error_map[] = {
+    { KEEL_EINVAL, 400, "INVALID_PARAMETER_VALUE" },
+    { KEEL_EPARSE, 400, "INVALID_PARAMETER_VALUE" },
+    { KEEL_ECONFLICT, 400, "INVALID_PARAMETER_VALUE" },
+    { KEEL_ESTATE, 400, "INVALID_PARAMETER_VALUE" },
+    { KEEL_ELIMIT, 400, "INVALID_PARAMETER_VALUE" },
+    { KEEL_ENOTFOUND, 404, "RESOURCE_DOES_NOT_EXIST" },
+    { KEEL_EEXIST, 400, "RESOURCE_ALREADY_EXISTS" },
+    { KEEL_EBUSY, 503, "TEMPORARILY_UNAVAILABLE" },
+};
+
+int api_error(keel_http_resp *resp, int code, const char *message)
+{
+    int status = 500;
+    const char *mlflow_code = "INTERNAL_ERROR";
+    for (size_t i = 0; i < sizeof error_map / sizeof error_map[0]; i++) {
+        if (error_map[i].code == code) {
+            status = error_map[i].status;
+            mlflow_code = error_map[i].mlflow_code;
+        }
+    }
+    keel_http_json(resp, status, json_pack("{s:s, s:s}", "error_code", mlflow_code, "message",
+                                           message != NULL ? message : keel_rc_text(code)));
+    return code;
+}
+
+/* proto3 JSON leaves out empty repeated fields; MLflow clients expect that. */
+static void strip_empty_arrays(json_t *v)
+{
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            strip_empty_arrays(json_array_get(v, i));
+        return;
+    }
+    if (!json_is_object(v))
+        return;
+    const char *key;
+    json_t *item;
+    void *tmp;
+    json_object_foreach_safe(v, tmp, key, item) {
+        if (json_is_array(item) && json_array_size(item) == 0)
+            json_object_del(v, key);
+        else
+            strip_empty_arrays(item);
+    }
+}
+
+int api_ok(keel_http_resp *resp, json_t *body)
+{
+    if (body == NULL)
+        body = json_object();
+    strip_empty_arrays(body);
+    keel_http_json(resp, 200, body);
+    return KEEL_OK;
+}
+
+json_t *api_request_message(keel_http_req *req, keel_http_resp *resp)
+{
+    bool has_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
+                    strcmp(req->method, "PATCH") == 0;
+    if (!has_body)
+        return keel_http_query_json(req);
+    if (req->body_len == 0)
+        return json_object();
+    json_t *msg = NULL;
+    keel_err err;
+    if (keel_json_parse(req->body, req->body_len, KEEL_JSON_MAX_DEPTH, &msg, &err) != KEEL_OK) {
+        keel_http_json(resp, 400, json_pack("{s:s, s:s}", "error_code", "MALFORMED_REQUEST",
+                                            "message", err.msg));
+        return NULL;
+    }
+    if (!json_is_object(msg)) {
+        json_decref(msg);
+        keel_http_json(resp, 400, json_pack("{s:s, s:s}", "error_code", "MALFORMED_REQUEST",
+                                            "message", "the request body must be a JSON object"));
+        return NULL;
+    }
+    return msg;
+}
+
+int api_get_string(keel_http_resp *resp, const json_t *msg, const char *field, bool required,
+                   const char **out)
+{
+    keel_err err;
+    if (keel_json_get_string(msg, field, required, out, &err) != KEEL_OK)
+        return api_error(resp, err.code, err.msg);
+    return KEEL_OK;
+}
+
+int api_get_int64(keel_http_resp *resp, const json_t *msg, const char *field, bool required,
+                  int64_t *out)
+{
+    keel_err err;
+    if (keel_json_get_int64(msg, field, required, out, &err) != KEEL_OK)
+        return api_error(resp, err.code, err.msg);
+    return KEEL_OK;
+}
+
+int api_get_run_id(keel_http_resp *resp, const json_t *msg, const char **out)
+{
+    *out = NULL;
+    int rc = api_get_string(resp, msg, "run_id", false, out);
+    if (rc == KEEL_OK && (*out == NULL || (*out)[0] == '\0'))
+        rc = api_get_string(resp, msg, "run_uuid", false, out);
+    if (rc == KEEL_OK && (*out == NULL || (*out)[0] == '\0'))
+        return api_error(resp, KEEL_EINVAL, "missing value for required field 'run_id'");
+    return rc;
+}
+
+int api_get_experiment_id(keel_http_resp *resp, const json_t *msg, const char *field,
+                          int64_t *out)
+{
+    const char *text = NULL;
+    const json_t *v = json_object_get(msg, field);
+    if (json_is_integer(v)) {
+        *out = (int64_t)json_integer_value(v);
+        return KEEL_OK;
+    }
+    int rc = api_get_string(resp, msg, field, true, &text);
+    if (rc != KEEL_OK)
+        return rc;
+    char *end = NULL;
+    errno = 0;
+    long long id = strtoll(text, &end, 10);
+    if (end == text || *end != '\0' || errno != 0 || id < 0) {
+        char msg_text[300];
+        snprintf(msg_text, sizeof msg_text, "invalid value '%.200s' for field '%s': expected an "
+                 "experiment id", text, field);
+        return api_error(resp, KEEL_EINVAL, msg_text);
+    }
+    *out = id;
+    return KEEL_OK;
+}
+
+int api_write_begin(keel_store *s, keel_http_resp *resp)
+{
+    keel_err err;
+    if (keel_store_begin(s, &err) != KEEL_OK)
+        return api_error(resp, err.code, err.msg);
+    return KEEL_OK;
+}
+
+int api_write_end(keel_store *s, keel_http_resp *resp, int rc, keel_err *err)
+{
+    if (rc != KEEL_OK) {
+        keel_store_rollback(s);
+        return api_error(resp, rc, err->msg);
+    }
+    keel_err cerr;
+    if (keel_store_commit(s, &cerr) != KEEL_OK)
+        return api_error(resp, cerr.code, cerr.msg);
+    return KEEL_OK;
+}
