@@ -58,7 +58,7 @@ void keel_sha256_abort(keel_sha256 *h)
 int keel_sha256_hex(const void *p, size_t n, char out_hex[KEEL_SHA256_HEX_LEN + 1],
                     keel_err *err)
 {
-    keel_sha256 h;
+    keel_sha256 h = { 0 };
     int rc = keel_sha256_init(&h, err);
     if (rc != KEEL_OK)
         return rc;
@@ -73,7 +73,7 @@ int keel_sha256_file(const char *path, char out_hex[KEEL_SHA256_HEX_LEN + 1],
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return keel_errf(err, KEEL_EIO, "%s: %s", path, strerror(errno));
-    keel_sha256 h;
+    keel_sha256 h = { 0 };
     int rc = keel_sha256_init(&h, err);
     if (rc != KEEL_OK) {
         close(fd);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The `keel` command end to end: the acceptance flow of the tracking issue,
 # JSON shapes, exit codes (0 ok, 1 failure, 2 usage), bad input, artifacts.
-source "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
 
 expect_exit 1 -- "$KEEL" experiments list          # no keel home yet
 expect_contains "$WORK/.err" "keel init"
