@@ -13,6 +13,7 @@
 #include "store_backend.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,6 +224,31 @@ void keel_stmt_release(keel_stmt *st)
 int keel_stmt_run(keel_stmt *st, keel_err *err)
 {
     enum keel_step r = keel_stmt_step(st, err);
+    keel_stmt_release(st);
+    return r == KEEL_STEP_ERROR ? err->code : KEEL_OK;
+}
+
+int keel_store_execv(keel_store *s, const char *sql, int64_t *out_changes, keel_err *err,
+                     const char *types, ...)
+{
+    keel_stmt *st;
+    int rc = keel_store_prepare(s, sql, true, &st, err);
+    if (rc != KEEL_OK)
+        return rc;
+    va_list ap;
+    va_start(ap, types);
+    for (int i = 0; types[i] != '\0'; i++) {
+        switch (types[i]) {
+        case 't': keel_stmt_bind_text(st, i + 1, va_arg(ap, const char *), -1); break;
+        case 'i': keel_stmt_bind_int64(st, i + 1, va_arg(ap, int64_t)); break;
+        case 'd': keel_stmt_bind_double(st, i + 1, va_arg(ap, double)); break;
+        default: keel_stmt_bind_null(st, i + 1); break;
+        }
+    }
+    va_end(ap);
+    enum keel_step r = keel_stmt_step(st, err);
+    if (out_changes != NULL)
+        *out_changes = r == KEEL_STEP_ERROR ? 0 : keel_stmt_changes(st);
     keel_stmt_release(st);
     return r == KEEL_STEP_ERROR ? err->code : KEEL_OK;
 }

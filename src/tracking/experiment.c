@@ -23,23 +23,13 @@ static int check_name(const char *name, keel_err *err)
 static int put_experiment_tag(keel_store *s, int64_t id, const char *key, const char *value,
                               keel_err *err)
 {
-    int rc = keel_validate_key("tag", key, err);
-    if (rc == KEEL_OK)
-        rc = tracking_check_len("tag value", value != NULL ? value : "", KEEL_MAX_TAG_VALUE_LEN,
-                                err);
+    int rc = tracking_check_kv("tag", key, value, KEEL_MAX_TAG_VALUE_LEN, err);
     if (rc != KEEL_OK)
         return rc;
-    keel_stmt *st;
-    rc = keel_store_prepare(s,
+    return keel_store_execv(s,
         "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) "
         "ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
-        true, &st, err);
-    if (rc != KEEL_OK)
-        return rc;
-    keel_stmt_bind_int64(st, 1, id);
-    keel_stmt_bind_text(st, 2, key, -1);
-    keel_stmt_bind_text(st, 3, value != NULL ? value : "", -1);
-    return keel_stmt_run(st, err);
+        NULL, err, "itt", id, key, value != NULL ? value : "");
 }
 
 int keel_experiment_create(keel_store *s, const char *name, const char *artifact_location,
@@ -84,19 +74,11 @@ int keel_experiment_create(keel_store *s, const char *name, const char *artifact
         snprintf(location, sizeof location, "mlflow-artifacts:/%lld", (long long)id);
         artifact_location = location;
     }
-    rc = keel_store_prepare(s,
+    int64_t now = keel_now_ms();
+    rc = keel_store_execv(s,
         "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
         "creation_time, last_update_time) VALUES (?, ?, ?, 'active', ?, ?)",
-        true, &st, err);
-    if (rc != KEEL_OK)
-        goto fail;
-    int64_t now = keel_now_ms();
-    keel_stmt_bind_int64(st, 1, id);
-    keel_stmt_bind_text(st, 2, name, -1);
-    keel_stmt_bind_text(st, 3, artifact_location, -1);
-    keel_stmt_bind_int64(st, 4, now);
-    keel_stmt_bind_int64(st, 5, now);
-    rc = keel_stmt_run(st, err);
+        NULL, err, "ittii", id, name, artifact_location, now, now);
     for (size_t i = 0; rc == KEEL_OK && i < n_tags; i++)
         rc = put_experiment_tag(s, id, tags[i].key, tags[i].value, err);
     if (rc != KEEL_OK)
@@ -314,20 +296,10 @@ int keel_experiment_search_run(keel_store *s, const keel_experiment_search *q, k
 static int update_experiment(keel_store *s, const char *sql, int64_t id, const char *text,
                              keel_err *err)
 {
-    keel_stmt *st;
-    int rc = keel_store_prepare(s, sql, true, &st, err);
+    int64_t changed = 0;
+    int rc = keel_store_execv(s, sql, &changed, err, "tii", text, keel_now_ms(), id);
     if (rc != KEEL_OK)
         return rc;
-    int idx = 1;
-    if (text != NULL)
-        keel_stmt_bind_text(st, idx++, text, -1);
-    keel_stmt_bind_int64(st, idx++, keel_now_ms());
-    keel_stmt_bind_int64(st, idx, id);
-    enum keel_step r = keel_stmt_step(st, err);
-    int64_t changed = keel_stmt_changes(st);
-    keel_stmt_release(st);
-    if (r == KEEL_STEP_ERROR)
-        return err->code;
     if (changed == 0)
         return keel_errf(err, KEEL_ENOTFOUND, "no experiment with id %lld", (long long)id);
     return KEEL_OK;
@@ -373,37 +345,19 @@ static int set_lifecycle(keel_store *s, int64_t id, bool deleted, keel_err *err)
     if (rc != KEEL_OK)
         return rc;
     int64_t now = keel_now_ms();
-    keel_stmt *st;
-    rc = keel_store_prepare(s,
+    rc = keel_store_execv(s,
         "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",
-        true, &st, err);
-    if (rc == KEEL_OK) {
-        keel_stmt_bind_text(st, 1, deleted ? "deleted" : "active", -1);
-        keel_stmt_bind_int64(st, 2, now);
-        keel_stmt_bind_int64(st, 3, id);
-        rc = keel_stmt_run(st, err);
-    }
-    if (rc == KEEL_OK && deleted) {
-        rc = keel_store_prepare(s,
+        NULL, err, "tii", deleted ? "deleted" : "active", now, id);
+    if (rc == KEEL_OK && deleted)
+        rc = keel_store_execv(s,
             "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ? "
             "WHERE experiment_id = ? AND lifecycle_stage = 'active'",
-            true, &st, err);
-        if (rc == KEEL_OK) {
-            keel_stmt_bind_int64(st, 1, now);
-            keel_stmt_bind_int64(st, 2, id);
-            rc = keel_stmt_run(st, err);
-        }
-    } else if (rc == KEEL_OK) {
-        rc = keel_store_prepare(s,
+            NULL, err, "ii", now, id);
+    else if (rc == KEEL_OK)
+        rc = keel_store_execv(s,
             "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL "
             "WHERE experiment_id = ? AND lifecycle_stage = 'deleted' AND deleted_time >= ?",
-            true, &st, err);
-        if (rc == KEEL_OK) {
-            keel_stmt_bind_int64(st, 1, id);
-            keel_stmt_bind_int64(st, 2, deleted_at);
-            rc = keel_stmt_run(st, err);
-        }
-    }
+            NULL, err, "ii", id, deleted_at);
     if (rc != KEEL_OK) {
         keel_store_rollback(s);
         return rc;

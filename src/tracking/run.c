@@ -149,19 +149,11 @@ int keel_run_create(keel_store *s, const keel_run_create_opts *opts, keel_arena 
     }
     char artifact_uri[1200];
     snprintf(artifact_uri, sizeof artifact_uri, "%s/%s/artifacts", location, run_id);
-    rc = keel_store_prepare(s,
+    rc = keel_store_execv(s,
         "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, "
         "lifecycle_stage, artifact_uri) VALUES (?, ?, ?, ?, 'RUNNING', ?, 'active', ?)",
-        true, &st, err);
-    if (rc != KEEL_OK)
-        goto fail;
-    keel_stmt_bind_text(st, 1, run_id, -1);
-    keel_stmt_bind_text(st, 2, name, -1);
-    keel_stmt_bind_int64(st, 3, opts->experiment_id);
-    keel_stmt_bind_text(st, 4, user, -1);
-    keel_stmt_bind_int64(st, 5, opts->start_time != 0 ? opts->start_time : keel_now_ms());
-    keel_stmt_bind_text(st, 6, artifact_uri, -1);
-    rc = keel_stmt_run(st, err);
+        NULL, err, "ttitit", run_id, name, opts->experiment_id, user,
+        opts->start_time != 0 ? opts->start_time : keel_now_ms(), artifact_uri);
     for (size_t i = 0; rc == KEEL_OK && i < opts->n_tags; i++)
         rc = tracking_tag_put(s, run_id, opts->tags[i].key, opts->tags[i].value, err);
     if (rc == KEEL_OK)
@@ -209,28 +201,15 @@ int keel_run_update(keel_store *s, const char *run_id, const char *status, int64
     if (rc == KEEL_OK && status != NULL) {
         if (end_time == 0 && status_is_terminal(status))
             end_time = keel_now_ms();
-        keel_stmt *st;
-        rc = keel_store_prepare(s,
-            "UPDATE runs SET status = ?, end_time = COALESCE(?, end_time) WHERE run_uuid = ?",
-            true, &st, err);
-        if (rc == KEEL_OK) {
-            keel_stmt_bind_text(st, 1, status, -1);
-            if (end_time > 0)
-                keel_stmt_bind_int64(st, 2, end_time);
-            else
-                keel_stmt_bind_null(st, 2);
-            keel_stmt_bind_text(st, 3, run_id, -1);
-            rc = keel_stmt_run(st, err);
-        }
+        static const char sql[] =
+            "UPDATE runs SET status = ?, end_time = COALESCE(?, end_time) WHERE run_uuid = ?";
+        if (end_time > 0)
+            rc = keel_store_execv(s, sql, NULL, err, "tit", status, end_time, run_id);
+        else
+            rc = keel_store_execv(s, sql, NULL, err, "tnt", status, run_id);
     } else if (rc == KEEL_OK && end_time > 0) {
-        keel_stmt *st;
-        rc = keel_store_prepare(s, "UPDATE runs SET end_time = ? WHERE run_uuid = ?", true, &st,
-                                err);
-        if (rc == KEEL_OK) {
-            keel_stmt_bind_int64(st, 1, end_time);
-            keel_stmt_bind_text(st, 2, run_id, -1);
-            rc = keel_stmt_run(st, err);
-        }
+        rc = keel_store_execv(s, "UPDATE runs SET end_time = ? WHERE run_uuid = ?", NULL, err,
+                              "it", end_time, run_id);
     }
     if (rc == KEEL_OK && run_name != NULL && run_name[0] != '\0')
         rc = tracking_tag_put(s, run_id, "mlflow.runName", run_name, err);
@@ -246,23 +225,17 @@ static int set_run_lifecycle(keel_store *s, const char *run_id, bool deleted, ke
     int rc = keel_validate_run_id(run_id, err);
     if (rc != KEEL_OK)
         return rc;
-    keel_stmt *st;
-    rc = keel_store_prepare(s,
-        deleted ? "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ? WHERE run_uuid = ?"
-                : "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL "
-                  "WHERE run_uuid = ?",
-        true, &st, err);
+    int64_t changed = 0;
+    if (deleted)
+        rc = keel_store_execv(s,
+            "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ? WHERE run_uuid = ?",
+            &changed, err, "it", keel_now_ms(), run_id);
+    else
+        rc = keel_store_execv(s,
+            "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL WHERE run_uuid = ?",
+            &changed, err, "t", run_id);
     if (rc != KEEL_OK)
         return rc;
-    int idx = 1;
-    if (deleted)
-        keel_stmt_bind_int64(st, idx++, keel_now_ms());
-    keel_stmt_bind_text(st, idx, run_id, -1);
-    enum keel_step r = keel_stmt_step(st, err);
-    int64_t changed = keel_stmt_changes(st);
-    keel_stmt_release(st);
-    if (r == KEEL_STEP_ERROR)
-        return err->code;
     if (changed == 0)
         return keel_errf(err, KEEL_ENOTFOUND, "run '%s' not found", run_id);
     return KEEL_OK;

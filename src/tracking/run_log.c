@@ -22,30 +22,16 @@ int tracking_tag_put(keel_store *s, const char *run_id, const char *key, const c
 {
     if (value == NULL)
         value = "";
-    int rc = keel_validate_key("tag", key, err);
+    int rc = tracking_check_kv("tag", key, value, KEEL_MAX_TAG_VALUE_LEN, err);
     if (rc == KEEL_OK)
-        rc = tracking_check_len("tag value", value, KEEL_MAX_TAG_VALUE_LEN, err);
-    if (rc != KEEL_OK)
-        return rc;
-    keel_stmt *st;
-    rc = keel_store_prepare(s,
-        "INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?) "
-        "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
-        true, &st, err);
-    if (rc != KEEL_OK)
-        return rc;
-    keel_stmt_bind_text(st, 1, run_id, -1);
-    keel_stmt_bind_text(st, 2, key, -1);
-    keel_stmt_bind_text(st, 3, value, -1);
-    rc = keel_stmt_run(st, err);
+        rc = keel_store_execv(s,
+            "INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+            NULL, err, "ttt", run_id, key, value);
     if (rc != KEEL_OK || strcmp(key, "mlflow.runName") != 0)
         return rc;
-    rc = keel_store_prepare(s, "UPDATE runs SET name = ? WHERE run_uuid = ?", true, &st, err);
-    if (rc != KEEL_OK)
-        return rc;
-    keel_stmt_bind_text(st, 1, value, -1);
-    keel_stmt_bind_text(st, 2, run_id, -1);
-    return keel_stmt_run(st, err);
+    return keel_store_execv(s, "UPDATE runs SET name = ? WHERE run_uuid = ?", NULL, err, "tt",
+                            value, run_id);
 }
 
 static int param_put(keel_store *s, const char *run_id, const char *key, const char *value,
@@ -53,36 +39,24 @@ static int param_put(keel_store *s, const char *run_id, const char *key, const c
 {
     if (value == NULL)
         return keel_errf(err, KEEL_EINVAL, "param '%s' has no value", key);
-    int rc = keel_validate_key("param", key, err);
+    int64_t inserted = 0;
+    int rc = tracking_check_kv("param", key, value, KEEL_MAX_PARAM_VALUE_LEN, err);
     if (rc == KEEL_OK)
-        rc = tracking_check_len("param value", value, KEEL_MAX_PARAM_VALUE_LEN, err);
-    if (rc != KEEL_OK)
+        rc = keel_store_execv(s,
+            "INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (run_uuid, key) DO NOTHING",
+            &inserted, err, "ttt", run_id, key, value);
+    if (rc != KEEL_OK || inserted == 1)
         return rc;
-    keel_stmt *st;
-    rc = keel_store_prepare(s,
-        "INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?) "
-        "ON CONFLICT (run_uuid, key) DO NOTHING",
-        true, &st, err);
-    if (rc != KEEL_OK)
-        return rc;
-    keel_stmt_bind_text(st, 1, run_id, -1);
-    keel_stmt_bind_text(st, 2, key, -1);
-    keel_stmt_bind_text(st, 3, value, -1);
-    enum keel_step r = keel_stmt_step(st, err);
-    int64_t inserted = keel_stmt_changes(st);
-    keel_stmt_release(st);
-    if (r == KEEL_STEP_ERROR)
-        return err->code;
-    if (inserted == 1)
-        return KEEL_OK;
 
+    keel_stmt *st;
     rc = keel_store_prepare(s, "SELECT value FROM params WHERE run_uuid = ? AND key = ?", true,
                             &st, err);
     if (rc != KEEL_OK)
         return rc;
     keel_stmt_bind_text(st, 1, run_id, -1);
     keel_stmt_bind_text(st, 2, key, -1);
-    r = keel_stmt_step(st, err);
+    enum keel_step r = keel_stmt_step(st, err);
     if (r == KEEL_STEP_ROW) {
         const char *old = keel_stmt_text(st, 0);
         if (old != NULL && strcmp(old, value) != 0)
@@ -219,17 +193,11 @@ int keel_run_delete_tag(keel_store *s, const char *run_id, const char *key, keel
     int rc = tracking_run_require_active(s, run_id, NULL, err);
     if (rc != KEEL_OK)
         return rc;
-    keel_stmt *st;
-    rc = keel_store_prepare(s, "DELETE FROM tags WHERE run_uuid = ? AND key = ?", true, &st, err);
+    int64_t changed = 0;
+    rc = keel_store_execv(s, "DELETE FROM tags WHERE run_uuid = ? AND key = ?", &changed, err,
+                          "tt", run_id, key);
     if (rc != KEEL_OK)
         return rc;
-    keel_stmt_bind_text(st, 1, run_id, -1);
-    keel_stmt_bind_text(st, 2, key, -1);
-    enum keel_step r = keel_stmt_step(st, err);
-    int64_t changed = keel_stmt_changes(st);
-    keel_stmt_release(st);
-    if (r == KEEL_STEP_ERROR)
-        return err->code;
     if (changed == 0)
         return keel_errf(err, KEEL_ENOTFOUND, "no tag '%s' on run '%s'", key, run_id);
     return KEEL_OK;
@@ -332,21 +300,11 @@ static int dataset_upsert(keel_store *s, int64_t experiment_id, const keel_datas
     rc = keel_random_hex32(out_uuid, err);
     if (rc != KEEL_OK)
         return rc;
-    rc = keel_store_prepare(s,
+    return keel_store_execv(s,
         "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, "
         "schema, profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        true, &st, err);
-    if (rc != KEEL_OK)
-        return rc;
-    keel_stmt_bind_text(st, 1, out_uuid, -1);
-    keel_stmt_bind_int64(st, 2, experiment_id);
-    keel_stmt_bind_text(st, 3, d->name, -1);
-    keel_stmt_bind_text(st, 4, d->digest, -1);
-    keel_stmt_bind_text(st, 5, d->source_type, -1);
-    keel_stmt_bind_text(st, 6, d->source, -1);
-    keel_stmt_bind_text(st, 7, d->schema, -1);
-    keel_stmt_bind_text(st, 8, d->profile, -1);
-    return keel_stmt_run(st, err);
+        NULL, err, "titttttt", out_uuid, experiment_id, d->name, d->digest, d->source_type,
+        d->source, d->schema, d->profile);
 }
 
 static int input_link(keel_store *s, const char *run_id, const char *dataset_uuid,
@@ -356,19 +314,13 @@ static int input_link(keel_store *s, const char *run_id, const char *dataset_uui
     int rc = keel_random_hex32(input_uuid, err);
     if (rc != KEEL_OK)
         return rc;
-    keel_stmt *st;
-    rc = keel_store_prepare(s,
+    rc = keel_store_execv(s,
         "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, "
         "destination_id) VALUES (?, 'DATASET', ?, 'RUN', ?) ON CONFLICT DO NOTHING",
-        true, &st, err);
+        NULL, err, "ttt", input_uuid, dataset_uuid, run_id);
     if (rc != KEEL_OK)
         return rc;
-    keel_stmt_bind_text(st, 1, input_uuid, -1);
-    keel_stmt_bind_text(st, 2, dataset_uuid, -1);
-    keel_stmt_bind_text(st, 3, run_id, -1);
-    rc = keel_stmt_run(st, err);
-    if (rc != KEEL_OK)
-        return rc;
+    keel_stmt *st;
     rc = keel_store_prepare(s, "SELECT input_uuid FROM inputs WHERE source_type = 'DATASET' AND "
                                "source_id = ? AND destination_type = 'RUN' AND destination_id = ?",
                             true, &st, err);
@@ -380,19 +332,14 @@ static int input_link(keel_store *s, const char *run_id, const char *dataset_uui
         snprintf(input_uuid, sizeof input_uuid, "%s", keel_stmt_text(st, 0));
     keel_stmt_release(st);
     for (size_t i = 0; rc == KEEL_OK && i < in->n_tags; i++) {
-        rc = keel_validate_key("input tag", in->tags[i].key, err);
-        if (rc != KEEL_OK)
-            break;
-        rc = keel_store_prepare(s,
-            "INSERT INTO input_tags (input_uuid, name, value) VALUES (?, ?, ?) "
-            "ON CONFLICT (input_uuid, name) DO UPDATE SET value = excluded.value",
-            true, &st, err);
-        if (rc != KEEL_OK)
-            break;
-        keel_stmt_bind_text(st, 1, input_uuid, -1);
-        keel_stmt_bind_text(st, 2, in->tags[i].key, -1);
-        keel_stmt_bind_text(st, 3, in->tags[i].value != NULL ? in->tags[i].value : "", -1);
-        rc = keel_stmt_run(st, err);
+        rc = tracking_check_kv("input tag", in->tags[i].key, in->tags[i].value,
+                               KEEL_MAX_TAG_VALUE_LEN, err);
+        if (rc == KEEL_OK)
+            rc = keel_store_execv(s,
+                "INSERT INTO input_tags (input_uuid, name, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (input_uuid, name) DO UPDATE SET value = excluded.value",
+                NULL, err, "ttt", input_uuid, in->tags[i].key,
+                in->tags[i].value != NULL ? in->tags[i].value : "");
     }
     return rc;
 }

@@ -116,6 +116,12 @@ struct clause_rule {
 static const struct clause_rule rule_metric = {OPS_NUMERIC | OPS_NULL, VALUES_NUMBER};
 static const struct clause_rule rule_keyed_string = {OPS_STRING | OPS_NULL, VALUES_STRING};
 static const struct clause_rule rule_dataset = {OPS_STRING, VALUES_STRING};
+static const char *const attr_type_text[] = {
+    [KEEL__ATTR_STRING] = "string",
+    [KEEL__ATTR_NUMBER] = "numeric",
+    [KEEL__ATTR_ID] = "id",
+};
+
 static const struct clause_rule rule_attr[] = {
     [KEEL__ATTR_STRING] = {OPS_STRING | OPS_NULL, VALUES_STRING},
     [KEEL__ATTR_NUMBER] = {OPS_NUMERIC | OPS_NULL, VALUES_NUMBER},
@@ -202,7 +208,7 @@ static bool is_dataset_key(const char *key)
     return false;
 }
 
-static const char *value_kind_text[] = {
+static const char *const value_kind_text[] = {
     [VALUES_NUMBER] = "a number",
     [VALUES_STRING] = "a quoted string",
     [VALUES_ID] = "an integer id",
@@ -253,9 +259,7 @@ int keel__clause_check(enum keel_search_target target, enum keel_filter_entity e
             return KEEL_EINVAL;
         }
         rule = &rule_attr[attr->type];
-        snprintf(what, sizeof what, "%s attribute '%s'",
-                 attr->type == KEEL__ATTR_STRING ? "string"
-                 : attr->type == KEEL__ATTR_NUMBER ? "numeric" : "id",
+        snprintf(what, sizeof what, "%s attribute '%s'", attr_type_text[attr->type],
                  attr->canonical);
         break;
     }

@@ -360,7 +360,8 @@ static int compile_order_item(struct emit *e, const keel_order_by *item, keel_er
         return KEEL_OK;
     }
     const struct keyed_source *src = find_keyed(e->target, item->entity);
-    if (src == NULL || (e->target == KEEL_SEARCH_EXPERIMENTS))
+    /* MLflow orders experiments by attributes only */
+    if (src == NULL || e->target == KEEL_SEARCH_EXPERIMENTS)
         return keel_errf(err, KEEL_EINVAL, "order_by: cannot order %s by %s",
                          e->target == KEEL_SEARCH_RUNS ? "runs" : "experiments",
                          keel__entity_name(item->entity));

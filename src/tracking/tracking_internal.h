@@ -24,6 +24,11 @@ int tracking_tag_put(keel_store *s, const char *run_id, const char *key, const c
 /* Checks a value's length against a limit, naming what it is. */
 int tracking_check_len(const char *what, const char *value, size_t max, keel_err *err);
 
+/* A key by MLflow's naming rule and its value by length: what is "tag",
+ * "param"…; value NULL counts as "". */
+int tracking_check_kv(const char *what, const char *key, const char *value, size_t max_value,
+                      keel_err *err);
+
 struct keel_sql;
 
 /* " AND <alias>.lifecycle_stage = …" for a view type ('' for ALL). alias is

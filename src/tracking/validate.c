@@ -5,6 +5,7 @@
 #include "tracking_internal.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -15,6 +16,17 @@ int tracking_check_len(const char *what, const char *value, size_t max, keel_err
         return keel_errf(err, KEEL_EINVAL, "%s is %zu characters long; the limit is %zu", what,
                          n, max);
     return KEEL_OK;
+}
+
+int tracking_check_kv(const char *what, const char *key, const char *value, size_t max_value,
+                      keel_err *err)
+{
+    int rc = keel_validate_key(what, key, err);
+    if (rc != KEEL_OK)
+        return rc;
+    char label[64];
+    snprintf(label, sizeof label, "%s value", what);
+    return tracking_check_len(label, value != NULL ? value : "", max_value, err);
 }
 
 static bool key_char_ok(unsigned char c)
