@@ -36,7 +36,7 @@
 
 #include <sqlite3.h>
 
-#define STORE_VERSION 1
+#define STORE_VERSION 2
 #define DEFAULT_RUNS 100000
 #define DEFAULT_REPS 21
 #define MAX_REPS 21

@@ -8,6 +8,7 @@
  * same store at once apply each migration exactly once.
  */
 #include <keel/store.h>
+#include <keel/buf.h>
 #include <keel/util.h>
 
 #include "store_backend.h"
@@ -320,6 +321,31 @@ int keel_store_schema_version(keel_store *s, int *out, keel_err *err)
     return r == KEEL_STEP_ERROR ? err->code : KEEL_OK;
 }
 
+/* A step's SQL for this store's dialect: PostgreSQL has no WITHOUT ROWID. */
+static int run_migration_sql(keel_store *s, const struct keel_migration *m, keel_err *err)
+{
+    if (s->be->dialect != KEEL_DIALECT_POSTGRES)
+        return keel_store_exec(s, m->sql, err);
+    if (m->sql_postgres != NULL)
+        return keel_store_exec(s, m->sql_postgres, err);
+    static const char clause[] = " WITHOUT ROWID";
+    keel_buf b;
+    keel_buf_init(&b, 1 << 20);
+    int rc = KEEL_OK;
+    for (const char *at = m->sql; rc == KEEL_OK && *at != '\0';) {
+        const char *hit = strstr(at, clause);
+        size_t n = hit != NULL ? (size_t)(hit - at) : strlen(at);
+        rc = keel_buf_append(&b, at, n);
+        at += n + (hit != NULL ? sizeof clause - 1 : 0);
+    }
+    if (rc == KEEL_OK)
+        rc = keel_store_exec(s, b.data, err);
+    else
+        keel_errf(err, rc, "migration %d: SQL too long", m->version);
+    keel_buf_free(&b);
+    return rc;
+}
+
 static int migrate(keel_store *s, keel_err *err)
 {
     int rc = keel_store_exec(s,
@@ -337,10 +363,7 @@ static int migrate(keel_store *s, keel_err *err)
         const struct keel_migration *m = &keel_migrations[i];
         if (m->version <= current)
             continue;
-        const char *sql = m->sql;
-        if (s->be->dialect == KEEL_DIALECT_POSTGRES && m->sql_postgres != NULL)
-            sql = m->sql_postgres;
-        rc = keel_store_exec(s, sql, err);
+        rc = run_migration_sql(s, m, err);
         if (rc != KEEL_OK) {
             keel_err_prefix(err, "migration %d (%s)", m->version, m->description);
             break;

@@ -4,6 +4,11 @@
  * Never edit a released step: add a new one. Table and column names follow
  * MLflow's SQL store where an MLflow concept exists, so people who know that
  * schema can read this one.
+ *
+ * Tables keyed by (run, key) are WITHOUT ROWID in SQLite: the primary key is
+ * the clustered B-tree, so a lookup by run and key is one search, and a
+ * secondary index on (key, value) carries the run id (it covers the search
+ * filters). The PostgreSQL backend drops the clause (store.c).
  */
 #include "store_backend.h"
 
@@ -23,7 +28,7 @@ const struct keel_migration keel_migrations[] = {
         "CREATE TABLE experiment_tags ("
         "  experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),"
         "  key TEXT NOT NULL, value TEXT,"
-        "  PRIMARY KEY (experiment_id, key));"
+        "  PRIMARY KEY (experiment_id, key)) WITHOUT ROWID;"
         "CREATE TABLE runs ("
         "  run_uuid TEXT PRIMARY KEY,"
         "  name TEXT,"
@@ -34,17 +39,17 @@ const struct keel_migration keel_migrations[] = {
         "  end_time BIGINT,"
         "  lifecycle_stage TEXT NOT NULL DEFAULT 'active',"
         "  artifact_uri TEXT,"
-        "  deleted_time BIGINT);"
+        "  deleted_time BIGINT) WITHOUT ROWID;"
         "CREATE INDEX runs_experiment_start ON runs (experiment_id, start_time);"
         "CREATE TABLE params ("
         "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"
         "  key TEXT NOT NULL, value TEXT NOT NULL,"
-        "  PRIMARY KEY (run_uuid, key));"
+        "  PRIMARY KEY (run_uuid, key)) WITHOUT ROWID;"
         "CREATE INDEX params_key_value ON params (key, value);"
         "CREATE TABLE tags ("
         "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"
         "  key TEXT NOT NULL, value TEXT,"
-        "  PRIMARY KEY (run_uuid, key));"
+        "  PRIMARY KEY (run_uuid, key)) WITHOUT ROWID;"
         "CREATE INDEX tags_key_value ON tags (key, value);"
         "CREATE TABLE metrics ("
         "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"
@@ -61,8 +66,8 @@ const struct keel_migration keel_migrations[] = {
         "  timestamp BIGINT NOT NULL,"
         "  step BIGINT NOT NULL,"
         "  is_nan SMALLINT NOT NULL,"
-        "  PRIMARY KEY (run_uuid, key));"
-        "CREATE INDEX latest_metrics_key_value ON latest_metrics (key, value);",
+        "  PRIMARY KEY (run_uuid, key)) WITHOUT ROWID;"
+        "CREATE INDEX latest_metrics_key_value ON latest_metrics (key, is_nan, value);",
         NULL,
     },
     {
@@ -83,7 +88,7 @@ const struct keel_migration keel_migrations[] = {
         "CREATE TABLE input_tags ("
         "  input_uuid TEXT NOT NULL REFERENCES inputs(input_uuid),"
         "  name TEXT NOT NULL, value TEXT NOT NULL,"
-        "  PRIMARY KEY (input_uuid, name));",
+        "  PRIMARY KEY (input_uuid, name)) WITHOUT ROWID;",
         NULL,
     },
     {

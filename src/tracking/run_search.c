@@ -333,10 +333,19 @@ static int build_search_sql(const keel_run_search *q, keel_arena *a, keel_sql *s
         if (rc != KEEL_OK)
             return rc;
     }
+    /* The filter comes first: when it has a driving clause, the experiment
+     * condition must not compete for the index ("+" keeps SQLite off
+     * runs_experiment_start; harmless elsewhere). */
     keel_buf *t = &sql->text;
-    rc = keel_buf_puts(t, "SELECT r.run_uuid FROM runs r WHERE 1=1");
-    if (q->n_experiment_ids > 0) {
-        rc = rc != KEEL_OK ? rc : keel_buf_puts(t, " AND r.experiment_id IN (");
+    if (keel_buf_puts(t, "SELECT r.run_uuid FROM runs r WHERE (") != KEEL_OK)
+        return keel_errf(err, KEEL_ELIMIT, "search query too large");
+    bool driven = false;
+    rc = keel_filter_compile_driven(filter, KEEL_SEARCH_RUNS, sql, &driven, err);
+    if (rc != KEEL_OK)
+        return rc;
+    rc = keel_buf_puts(t, ")");
+    if (rc == KEEL_OK && q->n_experiment_ids > 0) {
+        rc = keel_buf_puts(t, driven ? " AND +r.experiment_id IN (" : " AND r.experiment_id IN (");
         for (size_t i = 0; rc == KEEL_OK && i < q->n_experiment_ids; i++) {
             rc = keel_buf_puts(t, i == 0 ? "?" : ",?");
             if (rc == KEEL_OK)
@@ -345,14 +354,9 @@ static int build_search_sql(const keel_run_search *q, keel_arena *a, keel_sql *s
         rc = rc != KEEL_OK ? rc : keel_buf_puts(t, ")");
     }
     rc = rc != KEEL_OK ? rc : keel_buf_puts(t, tracking_view_condition(q->view, 'r'));
-    rc = rc != KEEL_OK ? rc : keel_buf_puts(t, " AND (");
+    rc = rc != KEEL_OK ? rc : keel_buf_puts(t, " ");
     if (rc != KEEL_OK)
         return keel_errf(err, rc, "search query too large");
-    rc = keel_filter_compile(filter, KEEL_SEARCH_RUNS, sql, err);
-    if (rc != KEEL_OK)
-        return rc;
-    if (keel_buf_puts(t, ") ") != KEEL_OK)
-        return keel_errf(err, KEEL_ELIMIT, "search query too large");
     rc = keel_order_by_compile(order, q->n_order_by, KEEL_SEARCH_RUNS, sql, err);
     if (rc != KEEL_OK)
         return rc;

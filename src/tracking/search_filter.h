@@ -115,6 +115,15 @@ typedef struct keel_sql {
 int keel_filter_compile(const keel_filter_node *root, enum keel_search_target target,
                         keel_sql *sql, keel_err *err);
 
+/* The same, choosing one clause that every match must satisfy (a positive
+ * param/tag/metric clause in the top-level AND chain) to drive the query:
+ * it is compiled as `r.run_uuid IN (SELECT …)` and the other keyed clauses as
+ * correlated EXISTS probes. *out_driven tells whether a driver was chosen,
+ * so the caller can keep the database from preferring another index
+ * (SQLite: "+r.experiment_id"). */
+int keel_filter_compile_driven(const keel_filter_node *root, enum keel_search_target target,
+                               keel_sql *sql, bool *out_driven, keel_err *err);
+
 /* One order_by item: "metrics.auc DESC", "params.lr", "attributes.start_time ASC",
  * "name" (experiments). */
 typedef struct keel_order_by {

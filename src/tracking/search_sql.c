@@ -143,6 +143,7 @@ struct emit {
     keel_sql *sql;
     enum keel_search_target target;
     int rc;
+    const keel_filter_node *driver;  /* compiled as IN (…); others as EXISTS */
 };
 
 static void put(struct emit *e, const char *text)
@@ -206,17 +207,33 @@ static const struct keyed_source *find_keyed(enum keel_search_target target,
     return NULL;
 }
 
-/* outer [NOT] IN (SELECT inner FROM table WHERE key = ? [AND value <op> ?]).
- * IS NULL means "has no such key"; IS NOT NULL "has it". */
+/* The driver clause (see choose_driver) becomes
+ *   outer [NOT] IN (SELECT inner FROM table WHERE key = ? [AND value <op> ?])
+ * which the database reads once, through the (key, value) index, and uses to
+ * find the searched rows by primary key. Every other clause becomes
+ *   [NOT] EXISTS (SELECT 1 FROM table WHERE inner = outer AND key = ? …)
+ * a primary-key probe per candidate row. IS NULL means "has no such key";
+ * IS NOT NULL "has it". */
 static void put_keyed(struct emit *e, const struct keyed_source *src, const keel_filter_node *n)
 {
     bool presence = n->op == KEEL_OP_IS_NULL || n->op == KEEL_OP_IS_NOT_NULL;
-    put(e, src->outer);
-    put(e, n->op == KEEL_OP_IS_NULL ? " NOT IN (SELECT " : " IN (SELECT ");
-    put(e, src->inner);
-    put(e, " FROM ");
-    put(e, src->from);
-    put(e, " WHERE ");
+    bool negated = n->op == KEEL_OP_IS_NULL;
+    if (n == e->driver) {
+        put(e, src->outer);
+        put(e, negated ? " NOT IN (SELECT " : " IN (SELECT ");
+        put(e, src->inner);
+        put(e, " FROM ");
+        put(e, src->from);
+        put(e, " WHERE ");
+    } else {
+        put(e, negated ? "NOT EXISTS (SELECT 1 FROM " : "EXISTS (SELECT 1 FROM ");
+        put(e, src->from);
+        put(e, " WHERE ");
+        put(e, src->inner);
+        put(e, " = ");
+        put(e, src->outer);
+        put(e, " AND ");
+    }
     put(e, src->key);
     put(e, " = ?");
     bind_text(e, n->key);
@@ -327,12 +344,56 @@ static bool target_ok(enum keel_search_target target)
     return target == KEEL_SEARCH_RUNS || target == KEEL_SEARCH_EXPERIMENTS;
 }
 
+/* How well a clause can drive the search: a positive clause on an indexed
+ * (key, value) that is likely selective. Negations (!=, NOT IN, IS NULL)
+ * match most rows and never drive. */
+static int driver_score(const keel_filter_node *n)
+{
+    if (n->kind != KEEL_FILTER_CLAUSE)
+        return 0;
+    bool keyed = n->entity == KEEL_FILTER_PARAM || n->entity == KEEL_FILTER_TAG;
+    if (keyed && (n->op == KEEL_OP_EQ || n->op == KEEL_OP_IN))
+        return 4;
+    if (keyed && n->op == KEEL_OP_LIKE)
+        return 2;
+    if (n->entity == KEEL_FILTER_METRIC && n->op == KEEL_OP_EQ)
+        return 3;
+    if (n->entity == KEEL_FILTER_METRIC && (n->op == KEEL_OP_GT || n->op == KEEL_OP_GE ||
+                                            n->op == KEEL_OP_LT || n->op == KEEL_OP_LE))
+        return 1;
+    return 0;
+}
+
+/* The best driver among the clauses every match must satisfy (the
+ * top-level AND chain); none under an OR. */
+static const keel_filter_node *choose_driver(const keel_filter_node *n)
+{
+    if (n == NULL)
+        return NULL;
+    if (n->kind == KEEL_FILTER_AND && n->left != NULL && n->right != NULL) {
+        const keel_filter_node *l = choose_driver(n->left);
+        const keel_filter_node *r = choose_driver(n->right);
+        if (l == NULL)
+            return r;
+        return r != NULL && driver_score(r) > driver_score(l) ? r : l;
+    }
+    return driver_score(n) > 0 ? n : NULL;
+}
+
 int keel_filter_compile(const keel_filter_node *root, enum keel_search_target target,
                         keel_sql *sql, keel_err *err)
 {
+    return keel_filter_compile_driven(root, target, sql, NULL, err);
+}
+
+int keel_filter_compile_driven(const keel_filter_node *root, enum keel_search_target target,
+                               keel_sql *sql, bool *out_driven, keel_err *err)
+{
     if (sql == NULL || !target_ok(target))
         return keel_errf(err, KEEL_EINVAL, "filter: no SQL buffer or unknown target");
-    struct emit e = {.sql = sql, .target = target, .rc = KEEL_OK};
+    struct emit e = {.sql = sql, .target = target, .rc = KEEL_OK, .driver = choose_driver(root)};
+    if (out_driven != NULL)
+        *out_driven = e.driver != NULL;
     size_t text_len = sql->text.len, n_args = sql->n_args;
     int rc = KEEL_OK;
     if (root == NULL)
