@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every bench_* program built in BUILD_DIR (default: build) and prints
-# their output, then one summary line per measured figure.
+# Runs every bench_* program built in BUILD_DIR (default: build), then every
+# bench/bench_*.sh script with BUILD_DIR as its argument (bench_server.sh:
+# the keel server under wrk), and prints their output, then one summary line
+# per measured figure.
 #
 # Timings never fail the run: the exit status is non-zero only when a bench
 # program fails (a keel or SQLite call errors) or crashes. Extra arguments
@@ -21,6 +23,9 @@ benches=()
 for bin in "$build_dir"/bench_*; do
   [ -f "$bin" ] && [ -x "$bin" ] && benches+=("$bin")
 done
+for script in "$here"/bench_*.sh; do
+  benches+=("$script")
+done
 if [ ${#benches[@]} -eq 0 ]; then
   echo "bench: no bench_* programs in $build_dir (build it first: make build)" >&2
   exit 1
@@ -34,7 +39,11 @@ for bin in "${benches[@]}"; do
   echo
   echo "=== $name"
   out="$(mktemp)"
-  "$bin" 2>&1 | tee "$out"
+  if [[ "$bin" == *.sh ]]; then
+    bash "$bin" "$build_dir" 2>&1 | tee "$out"
+  else
+    "$bin" 2>&1 | tee "$out"
+  fi
   status=${PIPESTATUS[0]}
   while IFS= read -r line; do
     summary+=("$name: ${line#summary: }")

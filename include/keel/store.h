@@ -89,6 +89,14 @@ void keel_store_set_write_lock(keel_store *s, struct keel_store_lock *lock);
 struct keel_store_lock *keel_store_lock_new(void);
 void keel_store_lock_destroy(struct keel_store_lock *lock);
 
+/* Prepares sql (cached: pass a string literal), binds the arguments
+ * described by types — one letter each: 't' const char * (NULL binds NULL),
+ * 'i' int64_t, 'd' double, 'n' nothing (binds NULL) — runs it to completion
+ * and releases it. *out_changes (may be NULL) gets the rows changed. For
+ * statements that return no rows. */
+int keel_store_execv(keel_store *s, const char *sql, int64_t *out_changes, keel_err *err,
+                     const char *types, ...);
+
 /* Transactions nest by depth: only the outermost begin/commit reach the
  * database. A rollback at any depth rolls the whole transaction back, and
  * the outer commit then fails with KEEL_ESTATE. begin takes the write lock

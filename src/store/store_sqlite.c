@@ -56,10 +56,10 @@ static int sq_open(const char *target, void **out_conn, keel_err *err)
     sqlite3_busy_timeout(db, SQLITE_BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(db, 1);
     const char *sync = getenv("KEEL_SQLITE_SYNC");
-    /* A 64 MiB page cache (allocated as used) and memory-mapped reads: the
+    /* A 16 MiB page cache (allocated as used) and memory-mapped reads: the
      * search queries touch many pages of a large store. */
     static const char common[] = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
-                                 "PRAGMA case_sensitive_like=ON; PRAGMA cache_size=-65536; "
+                                 "PRAGMA case_sensitive_like=ON; PRAGMA cache_size=-16384; "
                                  "PRAGMA mmap_size=268435456;";
     bool full_sync = sync != NULL && strcmp(sync, "full") == 0;
     rc = sqlite3_exec(db, full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
