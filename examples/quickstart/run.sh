@@ -6,6 +6,8 @@
 # FEATURE >= THRESHOLD") is evaluated on the official test split, each as a
 # run with params, metrics, a confusion-matrix artifact and the git commit,
 # and then the runs are searched with MLflow's filter grammar.
+# Then the same store is served over MLflow's REST API by `keel server`, and
+# any MLflow client (here: curl) logs and searches through it.
 # Later issues extend this script into the full loop (train, register, serve,
 # monitor, retrain).
 set -euo pipefail
@@ -71,5 +73,32 @@ best=$("$KEEL" runs search --experiment adult-baselines --order-by "metrics.f1 D
 step "The best run, with its lineage (dataset hash, git commit) and artifacts"
 "$KEEL" runs get "$best"
 "$KEEL" artifacts ls "$best" evaluation
+step "keel server: the same store over MLflow's REST API"
+"$KEEL" server --port 0 --access-log off 2>"$WORK/server.log" &
+server=$!
+trap 'kill $server 2>/dev/null' EXIT
+until grep -q "listening on" "$WORK/server.log"; do sleep 0.05; done
+base=$(sed -n 's|.*listening on \(http://[0-9.:]*\).*|\1|p' "$WORK/server.log")
+echo "MLFLOW_TRACKING_URI=$base"
+api="$base/api/2.0/mlflow"
+exp=$(curl -s "$api/experiments/get-by-name?experiment_name=adult-baselines" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["experiment"]["experiment_id"])')
+run=$(curl -s -X POST "$api/runs/create" -H 'Content-Type: application/json' \
+      -d "{\"experiment_id\": \"$exp\", \"run_name\": \"logged-over-rest\"}" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["info"]["run_id"])')
+curl -s -X POST "$api/runs/log-batch" -H 'Content-Type: application/json' -d "{\"run_id\": \"$run\",
+  \"params\": [{\"key\": \"feature\", \"value\": \"education_num\"}],
+  \"metrics\": [{\"key\": \"f1\", \"value\": 0.5, \"timestamp\": $(date +%s000), \"step\": 0}]}" >/dev/null
+echo "POST runs/search  filter: params.feature = 'education_num' and metrics.f1 >= 0.488"
+curl -s -X POST "$api/runs/search" -H 'Content-Type: application/json' \
+     -d "{\"experiment_ids\": [\"$exp\"], \"filter\": \"params.feature = 'education_num' and metrics.f1 >= 0.488\",
+          \"order_by\": [\"metrics.f1 DESC\"]}" |
+  python3 -c 'import json,sys
+for r in json.load(sys.stdin)["runs"]:
+    m = {x["key"]: x["value"] for x in r["data"]["metrics"]}
+    print("  %-20s f1=%.4f" % (r["info"]["run_name"], m["f1"]))'
+kill -TERM $server && wait $server 2>/dev/null || true
+trap - EXIT
+
 echo
 echo "keel home: $KEEL_HOME — try: KEEL_HOME=$KEEL_HOME $KEEL runs search --filter \"metrics.recall > 0.8\""
