@@ -137,15 +137,16 @@ json_t *api_request_message(keel_http_req *req, keel_http_resp *resp)
         return json_object();
     json_t *msg = NULL;
     keel_err err;
+    /* MLflow answers a body it cannot read with INVALID_PARAMETER_VALUE;
+     * keel does too, and says where the JSON broke. */
     if (keel_json_parse(req->body, req->body_len, KEEL_JSON_MAX_DEPTH, &msg, &err) != KEEL_OK) {
-        keel_http_json(resp, 400, json_pack("{s:s, s:s}", "error_code", "MALFORMED_REQUEST",
-                                            "message", err.msg));
+        keel_err_prefix(&err, "request body");
+        api_error(resp, KEEL_EINVAL, err.msg);
         return NULL;
     }
     if (!json_is_object(msg)) {
         json_decref(msg);
-        keel_http_json(resp, 400, json_pack("{s:s, s:s}", "error_code", "MALFORMED_REQUEST",
-                                            "message", "the request body must be a JSON object"));
+        api_error(resp, KEEL_EINVAL, "request body must be a JSON object");
         return NULL;
     }
     return msg;

@@ -83,9 +83,13 @@ const size_t keel_api_n_routes = sizeof keel_api_routes / sizeof keel_api_routes
 int keel_api_not_found(keel_http_req *req, keel_http_resp *resp)
 {
     char msg[600];
-    snprintf(msg, sizeof msg, "No API endpoint %.16s %.500s", req->method, req->url);
-    keel_http_json(resp, 404, json_pack("{s:s, s:s}", "error_code", "ENDPOINT_NOT_FOUND",
-                                        "message", msg));
+    bool wrong_method = resp->status == 405;
+    snprintf(msg, sizeof msg, "%s %.16s %.500s", wrong_method ? "Method not allowed:"
+                                                                : "No API endpoint",
+             req->method, req->url);
+    keel_http_json(resp, wrong_method ? 405 : 404,
+                   json_pack("{s:s, s:s}", "error_code",
+                             wrong_method ? "BAD_REQUEST" : "ENDPOINT_NOT_FOUND", "message", msg));
     return 0;
 }
 

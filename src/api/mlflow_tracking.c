@@ -117,15 +117,22 @@ static int view_from_message(keel_http_resp *resp, const json_t *msg, const char
     return api_error(resp, KEEL_EINVAL, err->msg);
 }
 
-/* order_by is a repeated string: an array, or (from a query string) one value. */
-static int string_list(keel_http_resp *resp, const json_t *msg, const char *field,
-                       keel_arena *a, const char ***out, size_t *out_n)
+/* A repeated string field: an array in a JSON body; from a query string a
+ * name given once arrives as one string. */
+static int string_list(keel_http_req *req, keel_http_resp *resp, const json_t *msg,
+                       const char *field, const char ***out, size_t *out_n)
 {
+    keel_arena *a = req->arena;
     const json_t *v = json_object_get(msg, field);
     *out = NULL;
     *out_n = 0;
     if (v == NULL || json_is_null(v))
         return KEEL_OK;
+    if (!json_is_array(v) && strcmp(req->method, "GET") != 0) {
+        char text[128];
+        snprintf(text, sizeof text, "field '%s' must be a list", field);
+        return api_error(resp, KEEL_EINVAL, text);
+    }
     size_t n = json_is_array(v) ? json_array_size(v) : 1;
     const char **items = keel_arena_alloc(a, (n + 1) * sizeof *items);
     for (size_t i = 0; items != NULL && i < n; i++) {
@@ -156,7 +163,7 @@ static int search_experiments(keel_http_req *req, keel_http_resp *resp, bool leg
     if (rc == KEEL_OK && !legacy_list)
         rc = api_get_string(resp, msg, "filter", false, &q.filter);
     if (rc == KEEL_OK && !legacy_list)
-        rc = string_list(resp, msg, "order_by", req->arena, &order, &n_order);
+        rc = string_list(req, resp, msg, "order_by", &order, &n_order);
     if (rc == KEEL_OK)
         rc = view_from_message(resp, msg, "view_type", &q.view, &err);
     if (rc == KEEL_OK && n_order > 1)
@@ -256,6 +263,7 @@ int mlflow_runs_create(keel_http_req *req, keel_http_resp *resp)
     json_t *body = NULL;
     if (json_object_get(msg, "experiment_id") != NULL)
         rc = api_get_experiment_id(resp, msg, "experiment_id", &opts.experiment_id);
+    opts.user_id = "";  /* MLflow stores what the client sends, nothing else */
     if (rc == KEEL_OK)
         rc = api_get_string(resp, msg, "user_id", false, &opts.user_id);
     if (rc == KEEL_OK)
@@ -423,9 +431,19 @@ int mlflow_runs_log_model(keel_http_req *req, keel_http_resp *resp)
     if (rc == KEEL_OK)
         rc = api_get_string(resp, msg, "model_json", true, &model_json);
     if (rc == KEEL_OK &&
-        keel_json_parse(model_json, strlen(model_json), KEEL_JSON_MAX_DEPTH, &model, &err) !=
-            KEEL_OK)
-        rc = api_error(resp, KEEL_EINVAL, "field 'model_json' is not valid JSON");
+        (keel_json_parse(model_json, strlen(model_json), KEEL_JSON_MAX_DEPTH, &model, &err) !=
+             KEEL_OK || !json_is_object(model)))
+        rc = api_error(resp, KEEL_EINVAL, "field 'model_json' is not a JSON object");
+    static const char *const mandatory[] = { "artifact_path", "flavors", "utc_time_created",
+                                             "run_id" };
+    for (size_t i = 0; rc == KEEL_OK && i < sizeof mandatory / sizeof mandatory[0]; i++) {
+        if (json_object_get(model, mandatory[i]) == NULL) {
+            char text[200];
+            snprintf(text, sizeof text, "Model json is missing mandatory fields: '%s' (needs "
+                     "artifact_path, flavors, utc_time_created, run_id)", mandatory[i]);
+            rc = api_error(resp, KEEL_EINVAL, text);
+        }
+    }
     if (rc == KEEL_OK)
         rc = api_write_begin(s, resp);
     if (rc == KEEL_OK) {
@@ -459,7 +477,7 @@ int mlflow_runs_search(keel_http_req *req, keel_http_resp *resp)
     keel_run_search q = { 0 };
     const char **exp_texts = NULL, **order = NULL;
     size_t n_exp = 0;
-    rc = string_list(resp, msg, "experiment_ids", req->arena, &exp_texts, &n_exp);
+    rc = string_list(req, resp, msg, "experiment_ids", &exp_texts, &n_exp);
     if (rc == KEEL_OK)
         rc = api_get_string(resp, msg, "filter", false, &q.filter);
     if (rc == KEEL_OK)
@@ -467,7 +485,7 @@ int mlflow_runs_search(keel_http_req *req, keel_http_resp *resp)
     if (rc == KEEL_OK)
         rc = api_get_int64(resp, msg, "max_results", false, &q.max_results);
     if (rc == KEEL_OK)
-        rc = string_list(resp, msg, "order_by", req->arena, &order, &q.n_order_by);
+        rc = string_list(req, resp, msg, "order_by", &order, &q.n_order_by);
     if (rc == KEEL_OK)
         rc = api_get_string(resp, msg, "page_token", false, &q.page_token);
     q.order_by = order;

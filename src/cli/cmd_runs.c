@@ -9,6 +9,7 @@
 #include <keel/util.h>
 
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,18 @@ static int cmd_create(struct cli_ctx *ctx)
     if (keel_experiment_resolve(ctx->ws->store, experiment != NULL ? experiment : "0",
                                 &opts.experiment_id, &ctx->err) != KEEL_OK)
         return cli_fail(ctx);
+    /* Like MLflow's client, the CLI records who ran it as mlflow.user. */
+    keel_kv *all = keel_arena_alloc(&ctx->arena, (opts.n_tags + 1) * sizeof *all);
+    if (opts.n_tags > 0)
+        memcpy(all, tags, opts.n_tags * sizeof *all);
+    const char *user = getenv("USER");
+    if (user == NULL) {
+        struct passwd *pw = getpwuid(getuid());
+        user = pw != NULL ? pw->pw_name : "unknown";
+    }
+    all[opts.n_tags++] = (keel_kv){ "mlflow.user", user };
+    opts.tags = all;
+    opts.user_id = user;
     const char *run_id = NULL;
     if (keel_run_create(ctx->ws->store, &opts, &ctx->arena, &run_id, &ctx->err) != KEEL_OK)
         return cli_fail(ctx);

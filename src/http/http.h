@@ -75,7 +75,9 @@ typedef struct keel_http_config {
     int threads;               /* 0 = number of cores */
     const keel_http_route *routes;
     size_t n_routes;
-    /* Answers requests no route matched (e.g. MLflow's ENDPOINT_NOT_FOUND). */
+    /* Answers requests no route matched (e.g. MLflow's ENDPOINT_NOT_FOUND);
+     * resp->status is already 404, or 405 when the path exists for another
+     * method. */
     int (*not_found)(keel_http_req *req, keel_http_resp *resp);
     /* Answers a body over the route's limit (status 413 already set). */
     void (*too_large)(keel_http_req *req, keel_http_resp *resp, size_t limit);

@@ -42,6 +42,7 @@ struct request {
     keel_buf body;
     size_t limit;
     bool too_large;
+    bool path_known;        /* no route, but the path exists for another method */
     bool upload_started;
     bool upload_failed;
     void *upload_state;
@@ -224,8 +225,10 @@ static enum MHD_Result request_begin(struct request *rq, struct MHD_Connection *
     const keel_http_config *cfg = &rq->srv->cfg;
     bool path_known = false;
     rq->route = match_route(cfg, rq->req.method, rq->req.url, &rq->req.path_rest, &path_known);
-    if (rq->route == NULL)
+    if (rq->route == NULL) {
+        rq->path_known = path_known;
         return MHD_YES;  /* answered once the body (ignored) is in */
+    }
     rq->limit = rq->route->max_body != 0 ? rq->route->max_body : KEEL_HTTP_DEFAULT_MAX_BODY;
     if (declared_length(conn) > rq->limit) {
         rq->too_large = true;
@@ -267,10 +270,11 @@ static void request_dispatch(struct request *rq)
         return;
     }
     if (rq->route == NULL) {
+        rq->resp.status = rq->path_known ? 405 : 404;
         if (cfg->not_found != NULL)
             cfg->not_found(&rq->req, &rq->resp);
         else
-            default_error(&rq->resp, 404, "ENDPOINT_NOT_FOUND", "no such endpoint");
+            default_error(&rq->resp, rq->resp.status, "ENDPOINT_NOT_FOUND", "no such endpoint");
         return;
     }
     if (rq->route->upload != NULL) {

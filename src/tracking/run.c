@@ -33,7 +33,7 @@ static bool status_is_terminal(const char *status)
 int tracking_run_require_active(keel_store *s, const char *run_id, int64_t *out_experiment_id,
                                 keel_err *err)
 {
-    int rc = keel_validate_run_id(run_id, err);
+    int rc = tracking_run_ref_check(run_id, err);
     if (rc != KEEL_OK)
         return rc;
     keel_stmt *st;
@@ -99,8 +99,14 @@ int keel_run_create(keel_store *s, const keel_run_create_opts *opts, keel_arena 
     char generated[64];
     const char *name = opts->run_name;
     for (size_t i = 0; i < opts->n_tags; i++) {
-        if (name == NULL && strcmp(opts->tags[i].key, "mlflow.runName") == 0)
-            name = opts->tags[i].value;
+        if (strcmp(opts->tags[i].key, "mlflow.runName") != 0)
+            continue;
+        const char *tagged = opts->tags[i].value != NULL ? opts->tags[i].value : "";
+        if (name != NULL && name[0] != '\0' && strcmp(name, tagged) != 0)
+            return keel_errf(err, KEEL_EINVAL,
+                             "run name '%s' and tag mlflow.runName '%s' differ; give one",
+                             name, tagged);
+        name = tagged;
     }
     if (name == NULL || name[0] == '\0') {
         generate_run_name(run_id, generated, sizeof generated);
@@ -158,8 +164,6 @@ int keel_run_create(keel_store *s, const keel_run_create_opts *opts, keel_arena 
         rc = tracking_tag_put(s, run_id, opts->tags[i].key, opts->tags[i].value, err);
     if (rc == KEEL_OK)
         rc = tracking_tag_put(s, run_id, "mlflow.runName", name, err);
-    if (rc == KEEL_OK)
-        rc = tracking_tag_put(s, run_id, "mlflow.user", user, err);
     if (rc != KEEL_OK)
         goto fail;
     rc = keel_store_commit(s, err);
@@ -174,7 +178,7 @@ fail:
 
 int keel_run_get(keel_store *s, const char *run_id, keel_arena *a, keel_run *out, keel_err *err)
 {
-    int rc = keel_validate_run_id(run_id, err);
+    int rc = tracking_run_ref_check(run_id, err);
     if (rc != KEEL_OK)
         return rc;
     return tracking_runs_load(s, &run_id, 1, a, out, err);
@@ -222,7 +226,7 @@ int keel_run_update(keel_store *s, const char *run_id, const char *status, int64
 
 static int set_run_lifecycle(keel_store *s, const char *run_id, bool deleted, keel_err *err)
 {
-    int rc = keel_validate_run_id(run_id, err);
+    int rc = tracking_run_ref_check(run_id, err);
     if (rc != KEEL_OK)
         return rc;
     int64_t changed = 0;

@@ -375,7 +375,7 @@ int keel_run_metric_history(keel_store *s, const char *run_id, const char *key,
                             keel_metric **out, size_t *out_n,
                             const char **out_next_page_token, keel_err *err)
 {
-    int rc = keel_validate_run_id(run_id, err);
+    int rc = tracking_run_ref_check(run_id, err);
     if (rc == KEEL_OK)
         rc = keel_validate_key("metric", key, err);
     if (rc != KEEL_OK)

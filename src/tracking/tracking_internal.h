@@ -11,6 +11,11 @@
 int tracking_run_require_active(keel_store *s, const char *run_id, int64_t *out_experiment_id,
                                 keel_err *err);
 
+/* A run id given to look a run up: empty is KEEL_EINVAL; anything that is
+ * not 32 hex digits cannot name a run, so it is KEEL_ENOTFOUND, as MLflow
+ * answers. */
+int tracking_run_ref_check(const char *run_id, keel_err *err);
+
 /* Loads n full runs by id into out[0..n) in the given order (one query per
  * kind of data, not per run). A missing id is KEEL_ENOTFOUND. */
 int tracking_runs_load(keel_store *s, const char *const *ids, size_t n, keel_arena *a,

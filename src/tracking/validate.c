@@ -80,6 +80,16 @@ int keel_validate_run_id(const char *run_id, keel_err *err)
     return KEEL_OK;
 }
 
+int tracking_run_ref_check(const char *run_id, keel_err *err)
+{
+    if (run_id == NULL || run_id[0] == '\0')
+        return keel_errf(err, KEEL_EINVAL, "missing value for required field 'run_id'");
+    keel_err ignored;
+    if (keel_validate_run_id(run_id, &ignored) != KEEL_OK)
+        return keel_errf(err, KEEL_ENOTFOUND, "run '%.64s' not found", run_id);
+    return KEEL_OK;
+}
+
 int keel_view_type_parse(const char *s, enum keel_view_type *out, keel_err *err)
 {
     static const struct { const char *name; enum keel_view_type view; } views[] = {

@@ -35,9 +35,9 @@ run=$(curl -s -X POST "$api/runs/create" -d "{\"experiment_id\":\"$exp\"}" | sed
 [[ "$run" =~ ^[0-9a-f]{32}$ ]] && ok || fail "run create"
 
 # Malformed JSON, wrong types, missing fields, unknown ids, deep JSON, oversize.
-expect_status 400 MALFORMED_REQUEST -- "$api/runs/log-metric" -d '{"run_id": '
-expect_status 400 MALFORMED_REQUEST -- "$api/runs/log-metric" -d '[1,2,3]'
-expect_status 400 MALFORMED_REQUEST -- "$api/runs/log-metric" -d "$(printf '%.0s[' $(seq 1 100))"
+expect_status 400 INVALID_PARAMETER_VALUE -- "$api/runs/log-metric" -d '{"run_id": '
+expect_status 400 INVALID_PARAMETER_VALUE -- "$api/runs/log-metric" -d '[1,2,3]'
+expect_status 400 INVALID_PARAMETER_VALUE -- "$api/runs/log-metric" -d "$(printf '%.0s[' $(seq 1 100))"
 expect_status 400 INVALID_PARAMETER_VALUE -- "$api/runs/log-metric" -d "{\"run_id\":\"$run\",\"key\":\"k\",\"value\":\"abc\",\"timestamp\":1}"
 expect_status 400 INVALID_PARAMETER_VALUE -- "$api/runs/log-metric" -d "{\"run_id\":\"$run\",\"key\":\"k\",\"value\":1}"
 grep -q timestamp "$WORK/.body" && ok || fail "missing-field message names the field"

@@ -195,7 +195,14 @@ static void names_and_ids_are_validated(void **state)
     assert_int_equal(keel_run_log_param(f->store, run, "big", long_value, &f->err), KEEL_EINVAL);
     free(long_value);
 
-    assert_int_equal(keel_run_log_param(f->store, "not-a-run", "a", "b", &f->err), KEEL_EINVAL);
+    assert_int_equal(keel_run_log_param(f->store, "not-a-run", "a", "b", &f->err),
+                     KEEL_ENOTFOUND);
+    assert_int_equal(keel_run_log_param(f->store, "", "a", "b", &f->err), KEEL_EINVAL);
+    keel_run_create_opts clash = { .run_name = "a", .tags = &(keel_kv){ "mlflow.runName", "b" },
+                                   .n_tags = 1 };
+    const char *ignored = NULL;
+    assert_int_equal(keel_run_create(f->store, &clash, &f->arena, &ignored, &f->err),
+                     KEEL_EINVAL);
     assert_int_equal(keel_run_log_param(f->store, "0123456789abcdef0123456789abcdef", "a", "b",
                                         &f->err), KEEL_ENOTFOUND);
     keel_run r;
