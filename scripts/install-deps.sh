@@ -9,11 +9,11 @@ PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries (DESIGN.md §6)
   libsqlite3-dev libjansson-dev libssl-dev libgit2-dev zlib1g-dev libyaml-dev
-  libmicrohttpd-dev
+  libmicrohttpd-dev libxgboost-dev
   # tests and tools they drive
   libcmocka-dev sqlite3 git python3 curl
   # benchmark peers
-  hyperfine python3-pandas wrk
+  hyperfine python3-pandas python3-xgboost python3-sklearn wrk
 )
 
 missing=()
