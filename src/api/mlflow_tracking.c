@@ -394,6 +394,19 @@ int mlflow_runs_log_metric(keel_http_req *req, keel_http_resp *resp)
 
 int mlflow_runs_log_batch(keel_http_req *req, keel_http_resp *resp)
 {
+    /* The hot path: the plain shape decoded without a JSON tree. */
+    const char *fast_run_id = NULL;
+    keel_batch fast;
+    if (keel_batch_parse_fast(req->body, req->body_len, req->arena, &fast_run_id, &fast) ==
+            KEEL_OK && fast_run_id != NULL && fast_run_id[0] != '\0') {
+        keel_store *s = api_store(req, resp);
+        if (s == NULL)
+            return KEEL_ESTORE;
+        keel_err err = { 0 };
+        int rc = keel_run_log_batch(s, fast_run_id, fast.metrics, fast.n_metrics, fast.params,
+                                    fast.n_params, fast.tags, fast.n_tags, &err);
+        return finish(resp, NULL, rc, &err, rc == KEEL_OK ? json_object() : NULL);
+    }
     HANDLER_START;
     const char *run_id = NULL;
     keel_batch b;

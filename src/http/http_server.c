@@ -26,6 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Seconds a connection may sit idle (or an upload stall) before it is
+ * closed. It also bounds how long libmicrohttpd's event loop sleeps, and so
+ * how soon a client that vanished mid-upload is noticed and its partial
+ * object removed. */
+#define HTTP_IDLE_TIMEOUT_S 10
+
 struct keel_http_server {
     struct MHD_Daemon *daemon;
     keel_http_config cfg;
@@ -372,7 +378,7 @@ int keel_http_start(const keel_http_config *cfg, keel_http_server **out, keel_er
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_END);

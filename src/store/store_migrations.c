@@ -51,14 +51,18 @@ const struct keel_migration keel_migrations[] = {
         "  key TEXT NOT NULL, value TEXT,"
         "  PRIMARY KEY (run_uuid, key)) WITHOUT ROWID;"
         "CREATE INDEX tags_key_value ON tags (key, value);"
+        /* The metric history is the hot table: one B-tree clustered by run,
+         * key and step (no separate index), duplicates of a point collapse as
+         * in MLflow's schema, and no per-row foreign-key probe (a run's
+         * existence and state are checked once per batch). */
         "CREATE TABLE metrics ("
-        "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"
+        "  run_uuid TEXT NOT NULL,"
         "  key TEXT NOT NULL,"
         "  value DOUBLE PRECISION NOT NULL,"
         "  timestamp BIGINT NOT NULL,"
         "  step BIGINT NOT NULL DEFAULT 0,"
-        "  is_nan SMALLINT NOT NULL DEFAULT 0);"
-        "CREATE INDEX metrics_run_key_step ON metrics (run_uuid, key, step);"
+        "  is_nan SMALLINT NOT NULL DEFAULT 0,"
+        "  PRIMARY KEY (run_uuid, key, step, timestamp, value, is_nan)) WITHOUT ROWID;"
         "CREATE TABLE latest_metrics ("
         "  run_uuid TEXT NOT NULL REFERENCES runs(run_uuid),"
         "  key TEXT NOT NULL,"
@@ -101,6 +105,23 @@ const struct keel_migration keel_migrations[] = {
         "  created_time BIGINT NOT NULL,"
         "  PRIMARY KEY (run_uuid, path));"
         "CREATE INDEX run_artifacts_object ON run_artifacts (object_hash);",
+        NULL,
+    },
+    {
+        4, "dataset versions",
+        "CREATE TABLE dataset_versions ("
+        "  name TEXT NOT NULL,"
+        "  version BIGINT NOT NULL,"
+        "  digest TEXT NOT NULL,"
+        "  source TEXT,"
+        "  size_bytes BIGINT NOT NULL,"
+        "  n_rows BIGINT NOT NULL,"
+        "  n_cols BIGINT NOT NULL,"
+        "  schema TEXT NOT NULL,"
+        "  profile TEXT NOT NULL,"
+        "  created_time BIGINT NOT NULL,"
+        "  PRIMARY KEY (name, version),"
+        "  UNIQUE (name, digest)) WITHOUT ROWID;",
         NULL,
     },
 };

@@ -10,6 +10,7 @@
 
 #include <keel/util.h>
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,18 @@ static int sq_exec(void *conn, const char *sql, keel_err *err)
     return KEEL_OK;
 }
 
+/* Before SQLite initialises: no global memory statistics (a mutex taken on
+ * every allocation); keel never asks for them. */
+static pthread_once_t sqlite_config_once = PTHREAD_ONCE_INIT;
+
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sq_open(const char *target, void **out_conn, keel_err *err)
 {
+    pthread_once(&sqlite_config_once, configure_sqlite);
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(target, &db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

@@ -13,6 +13,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,9 +119,10 @@ static int metric_insert(keel_stmt *st, const char *run_id, const keel_metric *m
     return r == KEEL_STEP_ERROR ? err->code : KEEL_OK;
 }
 
+/* Logging the very same point twice stores it once, as MLflow does. */
 static const char sql_metric_insert[] =
     "INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan) "
-    "VALUES (?, ?, ?, ?, ?, ?)";
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
 
 /* Keeps the stored latest value unless m is newer (see metric_is_newer). */
 static const char sql_latest_upsert[] =
@@ -132,40 +134,93 @@ static const char sql_latest_upsert[] =
     "(excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = "
     "latest_metrics.timestamp AND excluded.value > latest_metrics.value)))";
 
-/* Inserts metrics[0..n) (timestamps already resolved) and updates the latest
- * table once per distinct key. No transaction of its own. */
-static int metrics_put(keel_store *s, const char *run_id, const keel_metric *metrics, size_t n,
-                       keel_err *err)
+/* Many points per INSERT statement: SQLite's per-statement overhead is paid
+ * once per chunk instead of once per point. The SQL is built once. */
+#define METRIC_CHUNK 64
+
+static char sql_metric_insert_chunk[METRIC_CHUNK * 16 + 256];
+static pthread_once_t sql_metric_chunk_once = PTHREAD_ONCE_INIT;
+
+static void build_metric_chunk_sql(void)
 {
+    char *w = sql_metric_insert_chunk;
+    w += sprintf(w, "INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES ");
+    for (int i = 0; i < METRIC_CHUNK; i++)
+        w += sprintf(w, "%s(?,?,?,?,?,?)", i > 0 ? "," : "");
+    sprintf(w, " ON CONFLICT DO NOTHING");
+}
+
+static void bind_metric(keel_stmt *st, int first, const char *run_id, const keel_metric *m)
+{
+    int is_nan;
+    double v = stored_value(m->value, &is_nan);
+    keel_stmt_bind_text(st, first, run_id, -1);
+    keel_stmt_bind_text(st, first + 1, m->key, -1);
+    keel_stmt_bind_double(st, first + 2, v);
+    keel_stmt_bind_int64(st, first + 3, m->timestamp);
+    keel_stmt_bind_int64(st, first + 4, m->step);
+    keel_stmt_bind_int64(st, first + 5, is_nan);
+}
+
+static int insert_history(keel_store *s, const char *run_id, const keel_metric *metrics,
+                          size_t n, keel_err *err)
+{
+    pthread_once(&sql_metric_chunk_once, build_metric_chunk_sql);
+    size_t i = 0;
     int rc = KEEL_OK;
-    for (size_t i = 0; rc == KEEL_OK && i < n; i++) {
+    while (rc == KEEL_OK && n - i >= METRIC_CHUNK) {
+        keel_stmt *st;
+        rc = keel_store_prepare(s, sql_metric_insert_chunk, true, &st, err);
+        if (rc != KEEL_OK)
+            break;
+        for (int k = 0; k < METRIC_CHUNK; k++)
+            bind_metric(st, 1 + 6 * k, run_id, &metrics[i + (size_t)k]);
+        rc = keel_stmt_run(st, err);
+        i += METRIC_CHUNK;
+    }
+    for (; rc == KEEL_OK && i < n; i++) {
         keel_stmt *st;
         rc = keel_store_prepare(s, sql_metric_insert, true, &st, err);
         if (rc == KEEL_OK)
             rc = metric_insert(st, run_id, &metrics[i], err);
     }
-    /* The newest point per key, found with a linear scan per distinct key:
-     * a batch holds at most 1000 points. */
-    bool *done = calloc(n > 0 ? n : 1, sizeof *done);
-    if (done == NULL)
+    return rc;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp((*(const keel_metric *const *)a)->key, (*(const keel_metric *const *)b)->key);
+}
+
+/* Inserts metrics[0..n) (timestamps already resolved) and updates the latest
+ * table once per distinct key. No transaction of its own. */
+static int metrics_put(keel_store *s, const char *run_id, const keel_metric *metrics, size_t n,
+                       keel_err *err)
+{
+    int rc = insert_history(s, run_id, metrics, n, err);
+    if (rc != KEEL_OK || n == 0)
+        return rc;
+    /* The newest point per key: sort pointers by key, then one pass. */
+    const keel_metric **order = malloc(n * sizeof *order);
+    if (order == NULL)
         return keel_errf(err, KEEL_ENOMEM, "out of memory logging metrics");
-    for (size_t i = 0; rc == KEEL_OK && i < n; i++) {
-        if (done[i])
-            continue;
-        const keel_metric *best = &metrics[i];
-        for (size_t j = i + 1; j < n; j++) {
-            if (!done[j] && strcmp(metrics[j].key, metrics[i].key) == 0) {
-                done[j] = true;
-                if (metric_is_newer(&metrics[j], best))
-                    best = &metrics[j];
-            }
+    for (size_t i = 0; i < n; i++)
+        order[i] = &metrics[i];
+    qsort(order, n, sizeof *order, by_key);
+    for (size_t i = 0; rc == KEEL_OK && i < n;) {
+        const keel_metric *best = order[i];
+        size_t j = i + 1;
+        for (; j < n && strcmp(order[j]->key, order[i]->key) == 0; j++) {
+            if (metric_is_newer(order[j], best))
+                best = order[j];
         }
         keel_stmt *st;
         rc = keel_store_prepare(s, sql_latest_upsert, true, &st, err);
         if (rc == KEEL_OK)
             rc = metric_insert(st, run_id, best, err);
+        i = j;
     }
-    free(done);
+    free(order);
     return rc;
 }
 
