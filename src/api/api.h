@@ -22,6 +22,12 @@ typedef struct keel_api_app {
     keel_cas *cas;                     /* immutable after open: shared by threads */
     struct keel_store_lock *write_lock;
     pthread_key_t store_key;           /* each pool thread's own store handle */
+    /* SQLite: WAL checkpoints run on this thread, not inside requests. */
+    pthread_t checkpointer;
+    bool checkpointer_running;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    bool stopping;
 } keel_api_app;
 
 /* Opens the object store and prepares per-thread store handles (the store

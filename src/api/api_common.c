@@ -11,10 +11,62 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 static void close_thread_store(void *store)
 {
     keel_store_close(store);
+}
+
+#define CHECKPOINT_INTERVAL_MS 250
+#define WAL_RESTART_BYTES (64 << 20)
+
+/* Copies the write-ahead log back into the database file every quarter
+ * second, so no request waits for that copy and its fsync while holding the
+ * write lock. PASSIVE never blocks anyone; but under constant writes it can
+ * never reach the end of the log, so once the log passes 64 MiB a RESTART
+ * checkpoint (writers wait a moment) lets it be reused from the start; when
+ * a large log stops growing (the load is over), TRUNCATE gives the disk
+ * space back. */
+static void *checkpoint_loop(void *arg)
+{
+    keel_api_app *app = arg;
+    keel_store *s = NULL;
+    keel_err err;
+    if (keel_store_open(app->store_uri, &s, &err) != KEEL_OK)
+        return NULL;
+    if (keel_store_dialect(s) != KEEL_DIALECT_SQLITE) {
+        keel_store_close(s);
+        return NULL;
+    }
+    char wal[sizeof app->store_uri + 8];
+    const char *path = strncmp(app->store_uri, "sqlite:", 7) == 0 ? app->store_uri + 7
+                                                                  : app->store_uri;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    off_t last_size = 0;
+    pthread_mutex_lock(&app->stop_lock);
+    while (!app->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += CHECKPOINT_INTERVAL_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&app->stop_cond, &app->stop_lock, &until);
+        pthread_mutex_unlock(&app->stop_lock);
+        struct stat st;
+        off_t size = stat(wal, &st) == 0 ? st.st_size : 0;
+        bool large = size > WAL_RESTART_BYTES;
+        const char *mode = !large ? "PRAGMA wal_checkpoint(PASSIVE)"
+                           : size == last_size ? "PRAGMA wal_checkpoint(TRUNCATE)"
+                                               : "PRAGMA wal_checkpoint(RESTART)";
+        keel_store_exec(s, mode, &err);
+        last_size = size;
+        pthread_mutex_lock(&app->stop_lock);
+    }
+    pthread_mutex_unlock(&app->stop_lock);
+    keel_store_close(s);
+    return NULL;
 }
 
 int keel_api_app_init(keel_api_app *app, const char *store_uri, const char *artifacts_root,
@@ -38,11 +90,24 @@ int keel_api_app_init(keel_api_app *app, const char *store_uri, const char *arti
         keel_store_lock_destroy(app->write_lock);
         return keel_errf(err, KEEL_ENOMEM, "cannot set up per-thread stores");
     }
+    pthread_mutex_init(&app->stop_lock, NULL);
+    pthread_cond_init(&app->stop_cond, NULL);
+    app->checkpointer_running =
+        pthread_create(&app->checkpointer, NULL, checkpoint_loop, app) == 0;
     return KEEL_OK;
 }
 
 void keel_api_app_free(keel_api_app *app)
 {
+    if (app->checkpointer_running) {
+        pthread_mutex_lock(&app->stop_lock);
+        app->stopping = true;
+        pthread_cond_signal(&app->stop_cond);
+        pthread_mutex_unlock(&app->stop_lock);
+        pthread_join(app->checkpointer, NULL);
+    }
+    pthread_mutex_destroy(&app->stop_lock);
+    pthread_cond_destroy(&app->stop_cond);
     keel_store *mine = pthread_getspecific(app->store_key);
     keel_store_close(mine);
     pthread_setspecific(app->store_key, NULL);
@@ -63,6 +128,8 @@ keel_store *api_store(keel_http_req *req, keel_http_resp *resp)
         return NULL;
     }
     keel_store_set_write_lock(s, app->write_lock);
+    if (keel_store_dialect(s) == KEEL_DIALECT_SQLITE)
+        keel_store_exec(s, "PRAGMA wal_autocheckpoint=0", &err);  /* the checkpointer's job */
     pthread_setspecific(app->store_key, s);
     return s;
 }

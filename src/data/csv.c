@@ -32,8 +32,6 @@
 /* Pages of a mapped input behind the scan are released every this often. */
 #define CSV_RELEASE_STEP ((size_t)16 << 20)
 
-enum { CLS_PLAIN, CLS_DELIM, CLS_LF, CLS_CR, CLS_HIGH };
-
 enum { FIELD_QUOTED = 1, FIELD_ESCAPED = 2 };
 
 typedef struct csv_field {
@@ -60,7 +58,6 @@ typedef struct csv_scan {
     const keel_column *cols;  /* names for messages; NULL while reading the header */
     size_t n_cols;
     keel_err *err;
-    uint8_t cls[256];
 } csv_scan;
 
 /* "name:line: column k ('col'): message". col == SIZE_MAX: no column. */
@@ -188,7 +185,7 @@ static int scan_row(csv_scan *s, csv_field *f, size_t cap, size_t *out_n, size_t
             fld = (csv_field){ buf + content, i - content, n_esc,
                                FIELD_QUOTED | (n_esc ? FIELD_ESCAPED : 0u) };
             i++;
-            if (i < len && s->cls[(unsigned char)buf[i]] != CLS_DELIM &&
+            if (i < len && buf[i] != (char)s->delim &&
                 buf[i] != '\n' && buf[i] != '\r')
                 return -scan_err(s, KEEL_EPARSE, s->line, n,
                                  "unexpected character after closing quote at byte %zu of the "
@@ -214,16 +211,16 @@ static int scan_row(csv_scan *s, csv_field *f, size_t cap, size_t *out_n, size_t
                 }
                 if (i >= len)
                     break;
-                unsigned c = s->cls[(unsigned char)buf[i]];
-                if (c == CLS_PLAIN) {
+                unsigned char b = (unsigned char)buf[i];
+                if (b == s->delim || b == '\n' || b == '\r')
+                    break;
+                if (b < 0x80 || !s->validate) {
                     i++;
-                } else if (c == CLS_HIGH) {
+                } else {
                     size_t k = utf8_seq((const unsigned char *)buf + i, len - i);
                     if (k == 0)
                         return -utf8_error(s, i, n);
                     i += k;
-                } else {
-                    break;
                 }
             }
             fld = (csv_field){ buf + start, i - start, 0, 0 };
@@ -277,6 +274,18 @@ typedef struct dict_builder {
     size_t last;       /* code of the previous row's value, for runs */
 } dict_builder;
 
+/* memcmp(a, b, n) == 0 for the short strings of typical CSV cells,
+ * without a library call. */
+static inline bool bytes_equal(const char *a, const char *b, size_t n)
+{
+    if (n > 16)
+        return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 static uint64_t hash_bytes(const char *p, size_t n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
@@ -327,7 +336,7 @@ static bool dict_rehash(dict_builder *d, size_t n_slots)
 static bool dict_intern(dict_builder *d, keel_arena *a, const char *p, size_t len,
                         uint32_t *out_code)
 {
-    if (d->n > 0 && d->lens[d->last] == len && memcmp(d->vals[d->last], p, len) == 0) {
+    if (d->n > 0 && d->lens[d->last] == len && bytes_equal(d->vals[d->last], p, len)) {
         *out_code = (uint32_t)d->last;
         return true;
     }
@@ -337,7 +346,7 @@ static bool dict_intern(dict_builder *d, keel_arena *a, const char *p, size_t le
     size_t i = h & d->mask;
     for (uint32_t s; (s = d->slots[i]) != 0; i = (i + 1) & d->mask) {
         size_t code = s - 1;
-        if (d->hashes[code] == h && d->lens[code] == len && memcmp(d->vals[code], p, len) == 0) {
+        if (d->hashes[code] == h && d->lens[code] == len && bytes_equal(d->vals[code], p, len)) {
             d->last = code;
             *out_code = (uint32_t)code;
             return true;
@@ -864,8 +873,6 @@ static void scan_rewind(csv_scan *s, size_t pos, size_t line, bool validate)
     s->overshot = false;
     s->validate = validate;
     s->high_mask = validate ? 0x8080808080808080ull : 0;
-    for (unsigned b = 0x80; b < 256; b++)
-        s->cls[b] = validate ? CLS_HIGH : CLS_PLAIN;
 }
 
 /* Where a second thread may start: just past the first LF at or after the
@@ -928,9 +935,6 @@ static int parse_input(const char *name, keel__input *in, const keel_csv_options
     s->delim = opts->delimiter ? (unsigned char)opts->delimiter : ',';
     s->delim_x8 = 0x0101010101010101ull * s->delim;
     s->err = &a.err;
-    s->cls['\n'] = CLS_LF;
-    s->cls['\r'] = CLS_CR;
-    s->cls[s->delim] = CLS_DELIM;
     size_t data_start = 0, data_line = 1;
     scan_rewind(s, 0, 1, true);
     if (s->len >= 3 && memcmp(s->buf, "\xEF\xBB\xBF", 3) == 0)
