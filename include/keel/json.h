@@ -47,4 +47,10 @@ struct keel_buf;
 /* The same, appended to out (which caps the size: KEEL_ELIMIT past it). */
 int keel_json_dump_buf(const json_t *v, bool pretty, struct keel_buf *out);
 
+/* Pieces for writers that emit JSON directly, without a tree: a quoted,
+ * escaped string of n bytes; a number in shortest round-trip form (NaN and
+ * the infinities as protobuf's strings). */
+int keel_json_write_string(struct keel_buf *out, const char *s, size_t n);
+int keel_json_write_double(struct keel_buf *out, double d);
+
 #endif

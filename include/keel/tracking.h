@@ -142,14 +142,15 @@ typedef struct keel_run {
 typedef struct keel_run_create_opts {
     int64_t experiment_id;
     const char *run_name;         /* NULL: a generated name */
-    const char *user_id;          /* NULL: $USER */
+    const char *user_id;          /* NULL: $USER (the REST API passes "" as MLflow does) */
     int64_t start_time;           /* 0: now */
     const keel_kv *tags;
     size_t n_tags;
 } keel_run_create_opts;
 
 /* Creates a RUNNING run in an active experiment; its id (32 hex digits, from
- * arena a) goes to *out_run_id. */
+ * arena a) goes to *out_run_id. The run's name is also its mlflow.runName tag
+ * (a different name in both places is KEEL_EINVAL). */
 int keel_run_create(keel_store *s, const keel_run_create_opts *opts, keel_arena *a,
                     const char **out_run_id, keel_err *err);
 
@@ -242,6 +243,13 @@ struct json_t *keel_run_to_json(const keel_run *r);
 /* {"key", "value", "timestamp", "step"} */
 struct json_t *keel_metric_to_json(const keel_metric *m);
 
+/* Writes a run's JSON (the shape of keel_run_to_json) straight into out,
+ * without building a tree: the server's hot path for search and get. With
+ * omit_empty, empty lists are left out as MLflow's protobuf JSON does.
+ * keel_run_to_json is this text, parsed. */
+struct keel_buf;
+int keel_run_write_json(struct keel_buf *out, const keel_run *r, bool omit_empty);
+
 /* ---- MLflow request messages into C structs (strings copied to arena a;
  * errors name the field and index, e.g. "metrics[3]: field 'value' …") ---- */
 
@@ -259,6 +267,14 @@ typedef struct keel_batch {
  * "NaN"/"Infinity"/"-Infinity"; int64 fields may be decimal strings. */
 int keel_batch_from_json(const struct json_t *msg, keel_arena *a, keel_batch *out,
                          keel_err *err);
+
+/* Decodes a log-batch body ({"run_id", "metrics", "params", "tags"}) of the
+ * plain shape directly, without building a JSON tree. KEEL_OK with the
+ * batch and *out_run_id (run_id, else run_uuid, else NULL) in arena a; any
+ * other result means "not decoded here": decode with jansson and
+ * keel_batch_from_json, which gives the same batch or the error message. */
+int keel_batch_parse_fast(const char *body, size_t len, keel_arena *a, const char **out_run_id,
+                          keel_batch *out);
 
 /* A list of {key, value} objects under field (absent = empty). */
 int keel_kv_list_from_json(const struct json_t *msg, const char *field, keel_arena *a,

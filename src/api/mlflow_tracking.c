@@ -254,6 +254,40 @@ static json_t *run_body(keel_store *s, keel_http_req *req, const char *run_id, i
     return *rc == KEEL_OK ? json_pack("{s:o}", "run", keel_run_to_json(&run)) : NULL;
 }
 
+/* Answers {"run": …} or {"runs": [...], "next_page_token"} written straight
+ * into the response: no JSON tree for what can be thousands of objects. */
+static int answer_runs(keel_http_resp *resp, json_t *msg, const char *wrapper,
+                       const keel_run *runs, size_t n, const char *next)
+{
+    json_decref(msg);
+    keel_buf *b = &resp->body;
+    keel_buf_reset(b);
+    int rc = keel_buf_puts(b, "{");
+    bool list = strcmp(wrapper, "runs") == 0;
+    if (rc == KEEL_OK && (n > 0 || !list))
+        rc = keel_buf_puts(b, list ? "\"runs\":[" : "\"run\":");
+    for (size_t i = 0; rc == KEEL_OK && i < n; i++) {
+        if (i > 0)
+            rc = keel_buf_puts(b, ",");
+        if (rc == KEEL_OK)
+            rc = keel_run_write_json(b, &runs[i], true);
+    }
+    if (rc == KEEL_OK && list && n > 0)
+        rc = keel_buf_puts(b, "]");
+    if (rc == KEEL_OK && next != NULL) {
+        rc = keel_buf_puts(b, n > 0 ? ",\"next_page_token\":" : "\"next_page_token\":");
+        if (rc == KEEL_OK)
+            rc = keel_json_write_string(b, next, strlen(next));
+    }
+    if (rc == KEEL_OK)
+        rc = keel_buf_puts(b, "}");
+    if (rc != KEEL_OK)
+        return api_error(resp, KEEL_ELIMIT, "response too large");
+    resp->status = 200;
+    resp->content_type = "application/json";
+    return KEEL_OK;
+}
+
 int mlflow_runs_create(keel_http_req *req, keel_http_resp *resp)
 {
     HANDLER_START;
@@ -284,11 +318,13 @@ int mlflow_runs_get(keel_http_req *req, keel_http_resp *resp)
 {
     HANDLER_START;
     const char *run_id = NULL;
-    json_t *body = NULL;
+    keel_run run;
     rc = api_get_run_id(resp, msg, &run_id);
     if (rc == KEEL_OK)
-        body = run_body(s, req, run_id, &rc, &err);
-    return finish(resp, msg, rc, &err, body);
+        rc = keel_run_get(s, run_id, req->arena, &run, &err);
+    if (rc != KEEL_OK)
+        return finish(resp, msg, rc, &err, NULL);
+    return answer_runs(resp, msg, "run", &run, 1, NULL);
 }
 
 int mlflow_runs_update(keel_http_req *req, keel_http_resp *resp)
@@ -510,24 +546,15 @@ int mlflow_runs_search(keel_http_req *req, keel_http_resp *resp)
     }
     q.experiment_ids = ids;
     q.n_experiment_ids = n_exp;
-    json_t *body = NULL;
-    if (rc == KEEL_OK && n_exp == 0) {
-        body = json_object();  /* MLflow: no experiments, no runs */
-    } else if (rc == KEEL_OK) {
-        keel_run *runs = NULL;
-        size_t n = 0;
-        const char *next = NULL;
+    keel_run *runs = NULL;
+    size_t n = 0;
+    const char *next = NULL;
+    /* MLflow: no experiments, no runs. */
+    if (rc == KEEL_OK && n_exp > 0)
         rc = keel_run_search_run(s, &q, req->arena, &runs, &n, &next, &err);
-        if (rc == KEEL_OK) {
-            json_t *arr = json_array();
-            for (size_t i = 0; i < n; i++)
-                json_array_append_new(arr, keel_run_to_json(&runs[i]));
-            body = json_pack("{s:o}", "runs", arr);
-            if (next != NULL)
-                json_object_set_new(body, "next_page_token", json_string(next));
-        }
-    }
-    return finish(resp, msg, rc, &err, body);
+    if (rc != KEEL_OK)
+        return finish(resp, msg, rc, &err, NULL);
+    return answer_runs(resp, msg, "runs", runs, n, next);
 }
 
 int mlflow_metrics_get_history(keel_http_req *req, keel_http_resp *resp)

@@ -268,6 +268,16 @@ int keel_json_dump_buf(const json_t *v, bool pretty, keel_buf *out)
     return dump_value(out, v, pretty, 0);
 }
 
+int keel_json_write_string(keel_buf *out, const char *s, size_t n)
+{
+    return dump_string(out, s, n);
+}
+
+int keel_json_write_double(keel_buf *out, double d)
+{
+    return dump_real(out, d);
+}
+
 char *keel_json_dumps(const json_t *v, bool pretty)
 {
     keel_buf b;

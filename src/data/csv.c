@@ -14,6 +14,16 @@
  * passes would cost 16+ bytes per field, more than the typed output; a
  * second tokenization is cheaper than that memory.
  *
+ * Inputs over CSV_SPLIT_MIN are read by two threads. The split point is a
+ * guess (just past the first LF after the middle) that the first thread
+ * confirms by arriving exactly there at a row boundary; if it steps over it
+ * instead (the LF was inside quotes), or the second thread fails (its error
+ * needs a line number only the first thread can give), the first thread
+ * reads on alone and the second thread's work is dropped. Each thread has
+ * its own scanner, inference state, dictionaries and missing bits; the
+ * second thread's dictionaries are appended to the first's afterwards,
+ * which keeps "order of first appearance", and its codes are remapped.
+ *
  * Lines are physical lines, 1-based, the header being line 1: a newline
  * inside quotes advances the count, blank lines are skipped but counted.
  * Columns in messages are 1-based and named once the header is known.

@@ -130,6 +130,7 @@ typedef struct keel__input {
     void *heap;        /* malloc'd buffer to free, or NULL */
     void *map;         /* mmap'd region to munmap, or NULL */
     size_t map_len;
+    bool keep;         /* small mapped file: never released */
 } keel__input;
 
 /* Opens path: mmap for a plain file, inflate into a heap buffer for gzip. */

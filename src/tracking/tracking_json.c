@@ -2,6 +2,7 @@
  * tracking_json.c — experiments, runs and metrics as MLflow's REST API
  * writes them, shared by the CLI's --json output and the server.
  */
+#include <keel/buf.h>
 #include <keel/json.h>
 #include <keel/tracking.h>
 
@@ -40,58 +41,160 @@ json_t *keel_metric_to_json(const keel_metric *m)
     return o;
 }
 
-static json_t *run_info_json(const keel_run_info *in)
+/* ---- direct writer ---- */
+
+typedef struct writer {
+    keel_buf *out;
+    int rc;
+    bool omit_empty;
+} writer;
+
+static void put_raw(writer *w, const char *text)
+{
+    if (w->rc == KEEL_OK)
+        w->rc = keel_buf_puts(w->out, text);
+}
+
+static void put_str(writer *w, const char *s)
+{
+    if (w->rc == KEEL_OK)
+        w->rc = keel_json_write_string(w->out, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+}
+
+static void put_int(writer *w, int64_t v)
+{
+    if (w->rc == KEEL_OK)
+        w->rc = keel_buf_printf(w->out, "%lld", (long long)v);
+}
+
+/* ,"key":"value" — first fields pass lead = "" */
+static void field_str(writer *w, const char *lead, const char *key, const char *value)
+{
+    put_raw(w, lead);
+    put_str(w, key);
+    put_raw(w, ":");
+    put_str(w, value);
+}
+
+static void field_int(writer *w, const char *key, int64_t value)
+{
+    put_raw(w, ",");
+    put_str(w, key);
+    put_raw(w, ":");
+    put_int(w, value);
+}
+
+static bool open_list(writer *w, const char *lead, const char *key, size_t n)
+{
+    if (n == 0 && w->omit_empty)
+        return false;
+    put_raw(w, lead);
+    put_str(w, key);
+    put_raw(w, ":[");
+    return true;
+}
+
+static void kv_list(writer *w, const char *lead, const char *key, const keel_kv *items, size_t n)
+{
+    if (!open_list(w, lead, key, n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        put_raw(w, i > 0 ? ",{" : "{");
+        field_str(w, "", "key", items[i].key);
+        field_str(w, ",", "value", items[i].value);
+        put_raw(w, "}");
+    }
+    put_raw(w, "]");
+}
+
+static void run_info(writer *w, const keel_run_info *in)
 {
     char exp[32];
     snprintf(exp, sizeof exp, "%lld", (long long)in->experiment_id);
-    json_t *o = json_object();
-    json_object_set_new(o, "run_id", json_string(in->run_id));
-    json_object_set_new(o, "run_uuid", json_string(in->run_id));
-    json_object_set_new(o, "run_name", json_string(in->run_name != NULL ? in->run_name : ""));
-    json_object_set_new(o, "experiment_id", json_string(exp));
-    json_object_set_new(o, "user_id", json_string(in->user_id != NULL ? in->user_id : ""));
-    json_object_set_new(o, "status", json_string(in->status));
-    json_object_set_new(o, "start_time", json_integer(in->start_time));
+    field_str(w, "{", "run_id", in->run_id);
+    field_str(w, ",", "run_uuid", in->run_id);
+    field_str(w, ",", "run_name", in->run_name);
+    field_str(w, ",", "experiment_id", exp);
+    field_str(w, ",", "user_id", in->user_id);
+    field_str(w, ",", "status", in->status);
+    field_int(w, "start_time", in->start_time);
     if (in->end_time > 0)
-        json_object_set_new(o, "end_time", json_integer(in->end_time));
-    json_object_set_new(o, "artifact_uri",
-                        json_string(in->artifact_uri != NULL ? in->artifact_uri : ""));
-    json_object_set_new(o, "lifecycle_stage", json_string(in->lifecycle_stage));
-    return o;
+        field_int(w, "end_time", in->end_time);
+    field_str(w, ",", "artifact_uri", in->artifact_uri);
+    field_str(w, ",", "lifecycle_stage", in->lifecycle_stage);
+    put_raw(w, "}");
 }
 
-static void set_optional(json_t *o, const char *key, const char *value)
+static void dataset_inputs(writer *w, const keel_run *r)
 {
-    if (value != NULL)
-        json_object_set_new(o, key, json_string(value));
+    put_raw(w, ",\"inputs\":{");
+    if (open_list(w, "", "dataset_inputs", r->n_inputs)) {
+        for (size_t i = 0; i < r->n_inputs; i++) {
+            const keel_dataset *d = &r->inputs[i].dataset;
+            put_raw(w, i > 0 ? ",{" : "{");
+            kv_list(w, "", "tags", r->inputs[i].tags, r->inputs[i].n_tags);
+            put_raw(w, r->inputs[i].n_tags > 0 || !w->omit_empty ? ",\"dataset\":{"
+                                                                  : "\"dataset\":{");
+            const char *lead = "";
+            const char *const keys[] = { "name", "digest", "source_type", "source", "schema",
+                                         "profile" };
+            const char *const values[] = { d->name, d->digest, d->source_type, d->source,
+                                           d->schema, d->profile };
+            for (size_t k = 0; k < 6; k++) {
+                if (values[k] == NULL)
+                    continue;
+                field_str(w, lead, keys[k], values[k]);
+                lead = ",";
+            }
+            put_raw(w, "}}");
+        }
+        put_raw(w, "]");
+    }
+    put_raw(w, "}");
+}
+
+int keel_run_write_json(keel_buf *out, const keel_run *r, bool omit_empty)
+{
+    writer w = { out, KEEL_OK, omit_empty };
+    put_raw(&w, "{\"info\":");
+    run_info(&w, &r->info);
+    put_raw(&w, ",\"data\":{");
+    const char *lead = "";
+    if (open_list(&w, lead, "metrics", r->n_metrics)) {
+        for (size_t i = 0; i < r->n_metrics; i++) {
+            const keel_metric *m = &r->metrics[i];
+            put_raw(&w, i > 0 ? ",{" : "{");
+            field_str(&w, "", "key", m->key);
+            put_raw(&w, ",\"value\":");
+            if (w.rc == KEEL_OK)
+                w.rc = keel_json_write_double(out, m->value);
+            field_int(&w, "timestamp", m->timestamp);
+            field_int(&w, "step", m->step);
+            put_raw(&w, "}");
+        }
+        put_raw(&w, "]");
+        lead = ",";
+    }
+    if (r->n_params > 0 || !omit_empty) {
+        kv_list(&w, lead, "params", r->params, r->n_params);
+        lead = ",";
+    }
+    kv_list(&w, lead, "tags", r->tags, r->n_tags);
+    put_raw(&w, "}");
+    dataset_inputs(&w, r);
+    put_raw(&w, "}");
+    return w.rc;
 }
 
 json_t *keel_run_to_json(const keel_run *r)
 {
-    json_t *metrics = json_array();
-    for (size_t i = 0; i < r->n_metrics; i++)
-        json_array_append_new(metrics, keel_metric_to_json(&r->metrics[i]));
-    json_t *data = json_object();
-    json_object_set_new(data, "metrics", metrics);
-    json_object_set_new(data, "params", kv_array(r->params, r->n_params));
-    json_object_set_new(data, "tags", kv_array(r->tags, r->n_tags));
-
-    json_t *inputs = json_array();
-    for (size_t i = 0; i < r->n_inputs; i++) {
-        const keel_dataset *d = &r->inputs[i].dataset;
-        json_t *ds = json_object();
-        set_optional(ds, "name", d->name);
-        set_optional(ds, "digest", d->digest);
-        set_optional(ds, "source_type", d->source_type);
-        set_optional(ds, "source", d->source);
-        set_optional(ds, "schema", d->schema);
-        set_optional(ds, "profile", d->profile);
-        json_array_append_new(inputs, json_pack("{s:o, s:o}", "tags",
-                                                kv_array(r->inputs[i].tags, r->inputs[i].n_tags),
-                                                "dataset", ds));
-    }
-    return json_pack("{s:o, s:o, s:{s:o}}", "info", run_info_json(&r->info), "data", data,
-                     "inputs", "dataset_inputs", inputs);
+    keel_buf b;
+    keel_buf_init(&b, (size_t)1 << 30);
+    json_t *v = NULL;
+    if (keel_run_write_json(&b, r, false) == KEEL_OK)
+        v = json_loadb(b.data, b.len, 0, NULL);
+    keel_buf_free(&b);
+    return v;
 }
 
 static const char *arena_copy(keel_arena *a, const char *s)
