@@ -43,9 +43,12 @@ typedef struct keel_encoder {
     keel_arena arena;             /* owns everything above */
 } keel_encoder;
 
-/* Fits an encoder on every column of f except those named in exclude. */
-int keel_encoder_fit(const keel_frame *f, const char *const *exclude, size_t n_exclude,
-                     size_t max_onehot, keel_encoder **out, keel_err *err);
+/* Fits an encoder on f's rows[0..n) (all rows when rows is NULL), every
+ * column except those named in exclude: vocabularies hold the categories
+ * those rows contain. */
+int keel_encoder_fit(const keel_frame *f, const size_t *rows, size_t n,
+                     const char *const *exclude, size_t n_exclude, size_t max_onehot,
+                     keel_encoder **out, keel_err *err);
 
 void keel_encoder_destroy(keel_encoder *e);
 

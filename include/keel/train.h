@@ -49,4 +49,48 @@ int keel_eval_regression(const double *y, const double *p, size_t n, keel_eval *
  * (at most 8), e.g. {"auc", 0.92}. Returns how many. */
 size_t keel_eval_metrics(const keel_eval *e, const char **out_keys, double *out_values);
 
+/* ---- the XGBoost trainer ---- */
+
+typedef struct keel_train_opts {
+    const char *data;             /* dataset "NAME[@V]" or a CSV path */
+    const char *target;
+    const char *valid;            /* optional separate validation data (else the split's test side) */
+    const char *split;            /* keel_split_parse syntax; NULL: random:0.2 with the seed */
+    const keel_kv *params;        /* XGBoost parameters, overriding keel's defaults */
+    size_t n_params;
+    const char *const *drop;      /* columns not to use as features */
+    size_t n_drop;
+    int64_t rounds;               /* boosting rounds; 0 = 500 */
+    int64_t early_stopping;       /* rounds without improvement; 0 = 30, < 0 = off */
+    uint64_t seed;                /* 0 = 42 */
+    const char *objective;        /* NULL: chosen from the target */
+    const char *positive;         /* binary: the positive label (NULL: the larger/later one) */
+    size_t max_onehot;            /* 0 = KEEL_DEFAULT_MAX_ONEHOT */
+    int threads;                  /* 0 = number of cores */
+    const char *experiment;       /* NULL: Default */
+    const char *run_name;
+    const char *source_dir;       /* for the git commit; NULL: working directory */
+    bool quiet;                   /* no progress on stderr */
+} keel_train_opts;
+
+typedef struct keel_train_result {
+    const char *run_id;
+    enum keel_task task;
+    keel_eval eval;               /* on the test (or validation) rows */
+    int64_t best_round;           /* rounds kept in the model */
+    size_t n_train, n_test, n_features;
+    const char *model_sha256;     /* of model.json */
+} keel_train_result;
+
+/* Trains, evaluates, writes the bundle and logs all of it to a new run (the
+ * run ends FINISHED, or FAILED with the error as a tag). Strings in *out come
+ * from a. */
+int keel_train_xgboost(keel_workspace *ws, const keel_train_opts *opts, keel_arena *a,
+                       keel_train_result *out, keel_err *err);
+
+/* Evaluates a bundle — a run id (its "model/" artifacts) or a bundle
+ * directory — on data with its target column. */
+int keel_evaluate(keel_workspace *ws, const char *model, const char *data, const char *target,
+                  keel_arena *a, keel_eval *out, keel_err *err);
+
 #endif

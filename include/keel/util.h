@@ -79,6 +79,14 @@ int keel_fsync_dir(const char *dir, keel_err *err);
 int keel_read_file(const char *path, size_t max, char **out_data, size_t *out_len,
                    keel_err *err);
 
+/* Removes path and, for a directory, everything below it (no symlinks are
+ * followed). A missing path is fine. */
+int keel_remove_tree(const char *path, keel_err *err);
+
+/* Makes a new directory under $TMPDIR (or /tmp) named prefix-XXXXXX and
+ * writes its path into out (PATH_MAX bytes). */
+int keel_make_temp_dir(const char *prefix, char *out, size_t out_size, keel_err *err);
+
 bool keel_path_is_dir(const char *path);
 bool keel_path_exists(const char *path);
 

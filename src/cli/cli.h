@@ -105,5 +105,7 @@ extern const struct cli_cmd cli_experiment_cmds[];
 extern const struct cli_cmd cli_run_cmds[];
 extern const struct cli_cmd cli_artifact_cmds[];
 extern const struct cli_cmd cli_server_cmds[];
+extern const struct cli_cmd cli_data_cmds[];
+extern const struct cli_cmd cli_train_cmds[];
 
 #endif

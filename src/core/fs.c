@@ -8,12 +8,42 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return (type == FTW_DP ? rmdir(path) : unlink(path)) == 0 ? 0 : -1;
+}
+
+int keel_remove_tree(const char *path, keel_err *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? KEEL_OK : keel_errf(err, KEEL_EIO, "%s: %s", path, strerror(errno));
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return keel_errf(err, KEEL_EIO, "%s: cannot remove: %s", path, strerror(errno));
+    return KEEL_OK;
+}
+
+int keel_make_temp_dir(const char *prefix, char *out, size_t out_size, keel_err *err)
+{
+    const char *base = getenv("TMPDIR");
+    if (base == NULL || base[0] == '\0')
+        base = "/tmp";
+    if ((size_t)snprintf(out, out_size, "%s/%s-XXXXXX", base, prefix) >= out_size)
+        return keel_errf(err, KEEL_EINVAL, "temporary directory path too long");
+    if (mkdtemp(out) == NULL)
+        return keel_errf(err, KEEL_EIO, "%s: cannot create: %s", out, strerror(errno));
+    return KEEL_OK;
+}
 
 bool keel_path_is_dir(const char *path)
 {

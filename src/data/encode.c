@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,9 +77,12 @@ static int name_features(keel_encoder *e, keel_err *err)
     return KEEL_OK;
 }
 
-int keel_encoder_fit(const keel_frame *f, const char *const *exclude, size_t n_exclude,
-                     size_t max_onehot, keel_encoder **out, keel_err *err)
+int keel_encoder_fit(const keel_frame *f, const size_t *rows, size_t n,
+                     const char *const *exclude, size_t n_exclude, size_t max_onehot,
+                     keel_encoder **out, keel_err *err)
 {
+    if (rows == NULL)
+        n = f->n_rows;
     keel_encoder *e = calloc(1, sizeof *e);
     if (e == NULL)
         return keel_errf(err, KEEL_ENOMEM, "encoder: out of memory");
@@ -101,14 +105,23 @@ int keel_encoder_fit(const keel_frame *f, const char *const *exclude, size_t n_e
             e->n_features++;
             continue;
         }
-        ce->n_vocab = col->n_dict;
         ce->vocab = keel_arena_alloc(&e->arena, (col->n_dict + 1) * sizeof(char *));
-        if (ce->vocab == NULL) {
+        uint8_t *present = calloc(col->n_dict + 1, 1);
+        if (ce->vocab == NULL || present == NULL) {
+            free(present);
             keel_encoder_destroy(e);
             return keel_errf(err, KEEL_ENOMEM, "encoder: out of memory");
         }
-        for (size_t k = 0; k < col->n_dict; k++)
-            ce->vocab[k] = keel_arena_strdup(&e->arena, col->dict[k]);
+        for (size_t r = 0; r < n; r++) {
+            size_t row = rows != NULL ? rows[r] : r;
+            if (!keel_column_is_missing(col, row))
+                present[col->codes[row]] = 1;
+        }
+        for (size_t k = 0; k < col->n_dict; k++) {
+            if (present[k])
+                ce->vocab[ce->n_vocab++] = keel_arena_strdup(&e->arena, col->dict[k]);
+        }
+        free(present);
         qsort(ce->vocab, ce->n_vocab, sizeof(char *), cmp_str);
         ce->kind = ce->n_vocab <= max_onehot ? KEEL_ENC_ONEHOT : KEEL_ENC_ORDINAL;
         e->n_features += ce->kind == KEEL_ENC_ONEHOT ? ce->n_vocab : 1;
