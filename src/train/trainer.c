@@ -201,7 +201,7 @@ static int set_params(job *j)
     const keel_kv defaults[] = {
         { "objective", objective }, { "tree_method", "hist" }, { "max_depth", "6" },
         { "eta", "0.1" }, { "seed", seed }, { "nthread", threads },
-        { "eval_metric", default_metric(j->target.task) },
+        { "eval_metric", default_metric(j->target.task) }, { "validate_parameters", "1" },
     };
     j->params_json = json_object();
     int rc = KEEL_OK;

@@ -16,10 +16,19 @@
 static _Thread_local char captured_log[1024];
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
 
+/* Keeps "Parameters: { "max_dept" } are not used." on one line, without
+ * XGBoost's timestamp and source location. */
 static void capture_log(const char *msg)
 {
-    if (strstr(msg, "might not be used") != NULL || strstr(msg, "not used") != NULL)
-        snprintf(captured_log, sizeof captured_log, "%s", msg);
+    if (strstr(msg, "not used") == NULL)
+        return;
+    const char *from = strstr(msg, "Parameters:");
+    snprintf(captured_log, sizeof captured_log, "%s", from != NULL ? from : msg);
+    for (char *p = captured_log; *p != '\0'; p++)
+        if (*p == '\n')
+            *p = ' ';
+    for (size_t n = strlen(captured_log); n > 0 && captured_log[n - 1] == ' '; n--)
+        captured_log[n - 1] = '\0';
 }
 
 static void install_log_callback(void)
