@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # keel quickstart: a real dataset through the platform's loop.
 #
-# Today (tracking): the UCI Adult census data is recorded as a dataset input
-# by content hash, a sweep of simple rule baselines ("income >50K when
-# FEATURE >= THRESHOLD") is evaluated on the official test split, each as a
-# run with params, metrics, a confusion-matrix artifact and the git commit,
-# and then the runs are searched with MLflow's filter grammar.
+# The UCI Adult census data becomes a dataset version (content hash, schema,
+# profile) and passes the validation gate; a sweep of rule baselines
+# ("income >50K when FEATURE >= THRESHOLD") is evaluated on the official test
+# split, each as a run with params, metrics, a confusion-matrix artifact and
+# the git commit; then keel trains an XGBoost model on the same dataset
+# version, logging every round, the evaluation and the model bundle; the
+# runs are searched with MLflow's filter grammar.
 # Then the same store is served over MLflow's REST API by `keel server`, and
 # any MLflow client (here: curl) logs and searches through it.
 # Later issues extend this script into the full loop (train, register, serve,
@@ -24,6 +26,13 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "keel init"
 "$KEEL" init "$WORK"
 "$KEEL" experiments create adult-baselines --tag dataset=uci-adult --tag owner=quickstart
+
+step "Dataset version: examples/data/adult.csv.gz"
+"$KEEL" data add "$DATA" --name adult
+"$KEEL" data show adult | head -12
+zcat "$DATA" | awk -F, 'NR == 1 || $16 == "test"' > adult_test.csv
+echo "validation gate: the test split against adult@1's profile"
+"$KEEL" data validate adult_test.csv --against adult | tail -1
 
 step "Sweep: rule baselines on UCI Adult (train 32,561 rows / test 16,281 rows)"
 # feature threshold pairs; column numbers are those of adult.csv.
@@ -61,6 +70,10 @@ for item in $SWEEP; do
   printf '  %-22s tp=%-5s fp=%-5s fn=%-5s tn=%-5s\n' "$feature>=$threshold" "$tp" "$fp" "$fn" "$tn"
 done
 
+step "keel train xgboost on adult@1 (official train/test split)"
+"$KEEL" train xgboost --data adult --target income --split column:split \
+    --experiment adult-baselines --name xgboost-adult 2>&1 | grep -v "^keel train: round"
+
 step "All runs in the experiment"
 "$KEEL" runs list --experiment adult-baselines
 
@@ -68,11 +81,17 @@ step "Search: metrics.f1 > 0.45 and params.feature != 'age', best F1 first"
 "$KEEL" runs search --experiment adult-baselines \
     --filter "metrics.f1 > 0.45 and params.feature != 'age'" --order-by "metrics.f1 DESC"
 
-best=$("$KEEL" runs search --experiment adult-baselines --order-by "metrics.f1 DESC" \
+step "Search: the trained models, best test AUC first"
+"$KEEL" runs search --experiment adult-baselines --filter "tags.keel.trainer = 'xgboost'" \
+    --order-by "metrics.test_auc DESC"
+
+best=$("$KEEL" runs search --experiment adult-baselines --order-by "metrics.test_auc DESC" \
        --max-results 1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["info"]["run_id"])')
-step "The best run, with its lineage (dataset hash, git commit) and artifacts"
-"$KEEL" runs get "$best"
-"$KEEL" artifacts ls "$best" evaluation
+step "The trained model's run: lineage (dataset version, git commit), metrics, bundle"
+"$KEEL" runs get "$best" | grep -v "^train_\|^valid_"
+"$KEEL" artifacts ls "$best" model
+echo "re-scoring the bundle on the test rows:"
+"$KEEL" evaluate "$best" --data adult_test.csv
 step "keel server: the same store over MLflow's REST API"
 "$KEEL" server --port 0 --access-log off 2>"$WORK/server.log" &
 server=$!
