@@ -2,6 +2,7 @@
 # Builds: build/ (release, -O2), build-asan/ (ASan+UBSan, what the tests run),
 # build-fuzz/ (clang libFuzzer targets).
 JOBS ?= $(shell nproc)
+MAKEFLAGS += --no-print-directory
 CMAKE ?= cmake
 
 .PHONY: all deps build asan test quickstart bench fuzz clean
