@@ -124,6 +124,58 @@ const struct keel_migration keel_migrations[] = {
         "  UNIQUE (name, digest)) WITHOUT ROWID;",
         NULL,
     },
+    {
+        5, "model registry: models, versions, aliases, tags, audit log",
+        "CREATE TABLE registered_models ("
+        "  name TEXT PRIMARY KEY,"
+        "  creation_time BIGINT NOT NULL,"
+        "  last_updated_time BIGINT NOT NULL,"
+        "  description TEXT) WITHOUT ROWID;"
+        "CREATE TABLE registered_model_tags ("
+        "  name TEXT NOT NULL REFERENCES registered_models(name) ON UPDATE CASCADE,"
+        "  key TEXT NOT NULL, value TEXT,"
+        "  PRIMARY KEY (name, key)) WITHOUT ROWID;"
+        "CREATE TABLE model_versions ("
+        "  name TEXT NOT NULL REFERENCES registered_models(name) ON UPDATE CASCADE,"
+        "  version BIGINT NOT NULL,"
+        "  creation_time BIGINT NOT NULL,"
+        "  last_updated_time BIGINT NOT NULL,"
+        "  description TEXT,"
+        "  user_id TEXT,"
+        "  current_stage TEXT NOT NULL DEFAULT 'None',"
+        "  source TEXT NOT NULL,"
+        "  run_id TEXT,"
+        "  run_link TEXT,"
+        "  status TEXT NOT NULL DEFAULT 'READY',"
+        "  status_message TEXT,"
+        "  signature TEXT,"
+        "  PRIMARY KEY (name, version)) WITHOUT ROWID;"
+        "CREATE INDEX model_versions_run ON model_versions (run_id);"
+        "CREATE TABLE model_version_tags ("
+        "  name TEXT NOT NULL,"
+        "  version BIGINT NOT NULL,"
+        "  key TEXT NOT NULL, value TEXT,"
+        "  PRIMARY KEY (name, version, key),"
+        "  FOREIGN KEY (name, version) REFERENCES model_versions(name, version)"
+        "    ON UPDATE CASCADE) WITHOUT ROWID;"
+        "CREATE TABLE registered_model_aliases ("
+        "  name TEXT NOT NULL REFERENCES registered_models(name) ON UPDATE CASCADE,"
+        "  alias TEXT NOT NULL,"
+        "  version BIGINT NOT NULL,"
+        "  PRIMARY KEY (name, alias)) WITHOUT ROWID;"
+        "CREATE TABLE registry_audit ("
+        "  time BIGINT NOT NULL,"
+        "  actor TEXT NOT NULL,"
+        "  action TEXT NOT NULL,"
+        "  model TEXT NOT NULL,"
+        "  version BIGINT NOT NULL DEFAULT 0,"
+        "  field TEXT NOT NULL DEFAULT '',"
+        "  old_value TEXT,"
+        "  new_value TEXT,"
+        "  reason TEXT);"
+        "CREATE INDEX registry_audit_model ON registry_audit (model, time);",
+        NULL,
+    },
 };
 
 const int keel_migration_count = (int)(sizeof keel_migrations / sizeof keel_migrations[0]);
