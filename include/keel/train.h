@@ -93,4 +93,31 @@ int keel_train_xgboost(keel_workspace *ws, const keel_train_opts *opts, keel_are
 int keel_evaluate(keel_workspace *ws, const char *model, const char *data, const char *target,
                   keel_arena *a, keel_eval *out, keel_err *err);
 
+/* ---- bundles ---- */
+
+typedef struct keel_bundle keel_bundle;
+
+/* Opens a model bundle: the files under path (NULL = "model") in a run's
+ * artifacts (every object verified), or a bundle directory when run_or_dir
+ * is one. Close with keel_bundle_close. */
+int keel_bundle_open(keel_workspace *ws, const char *run_or_dir, const char *path,
+                     keel_bundle **out, keel_err *err);
+void keel_bundle_close(keel_bundle *b);
+
+/* The parsed keel.json (borrowed). */
+const struct json_t *keel_bundle_manifest(const keel_bundle *b);
+
+/* Size of the model file in bytes. */
+int64_t keel_bundle_model_size(const keel_bundle *b);
+
+/* Predicts rows[0..n) of f (all when rows is NULL): probabilities (binary:
+ * of the positive class; multiclass: n x classes) or values. *out is
+ * malloc'd (free() it); *out_width is 1 or the number of classes. */
+int keel_bundle_predict(keel_bundle *b, const keel_frame *f, const size_t *rows, size_t n,
+                        float **out, size_t *out_width, keel_err *err);
+
+/* Scores f against its target column (NULL: the bundle's target). */
+int keel_bundle_evaluate(keel_bundle *b, const keel_frame *f, const char *target,
+                         keel_eval *out, keel_err *err);
+
 #endif
