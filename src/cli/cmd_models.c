@@ -255,7 +255,7 @@ static int cmd_alias(struct cli_ctx *ctx)
 
 static int cmd_transition(struct cli_ctx *ctx)
 {
-    int64_t version;
+    int64_t version = 0;
     if (parse_version(ctx, ctx->args[1], &version) != KEEL_OK)
         return cli_usage_error(ctx, "%s", ctx->err.msg);
     if (keel_model_version_transition(ctx->ws->store, ctx->args[0], version, ctx->args[2],
@@ -355,7 +355,7 @@ static int cmd_rollback(struct cli_ctx *ctx)
 
 static int cmd_lineage(struct cli_ctx *ctx)
 {
-    int64_t version;
+    int64_t version = 0;
     if (parse_version(ctx, ctx->args[1], &version) != KEEL_OK)
         return cli_usage_error(ctx, "%s", ctx->err.msg);
     json_t *lineage = NULL;
@@ -444,7 +444,7 @@ static int cmd_resolve(struct cli_ctx *ctx)
 
 static int cmd_ci_check(struct cli_ctx *ctx)
 {
-    int64_t version;
+    int64_t version = 0;
     if (parse_version(ctx, ctx->args[1], &version) != KEEL_OK)
         return cli_usage_error(ctx, "%s", ctx->err.msg);
     if (cli_opt(ctx, "policy") == NULL)

@@ -129,11 +129,20 @@ static int split_time(const keel_frame *f, const keel_split_spec *s, const keel_
                          "be a date, datetime or number", s->column);
     if (s->has_cutoff) {
         int64_t days, secs;
-        if (parse_cutoff(s->cutoff_text, &days, &secs) != KEEL_OK)
-            return keel_errf(err, KEEL_EINVAL, "split: cutoff '%s' is not YYYY-MM-DD[ HH:MM[:SS]]",
-                             s->cutoff_text);
-        double cut = col->type == KEEL_COL_DATE ? (double)days
-                     : col->type == KEEL_COL_DATETIME ? (double)secs : strtod(s->cutoff_text, NULL);
+        double cut;
+        if (col->type == KEEL_COL_DATE || col->type == KEEL_COL_DATETIME) {
+            if (parse_cutoff(s->cutoff_text, &days, &secs) != KEEL_OK)
+                return keel_errf(err, KEEL_EINVAL, "split: cutoff '%s' is not "
+                                 "YYYY-MM-DD[ HH:MM[:SS]]", s->cutoff_text);
+            cut = col->type == KEEL_COL_DATE ? (double)days : (double)secs;
+        } else {
+            /* A number column (a year, an epoch) is cut at a number. */
+            char *end = NULL;
+            cut = strtod(s->cutoff_text, &end);
+            if (end == s->cutoff_text || *end != '\0' || isnan(cut))
+                return keel_errf(err, KEEL_EINVAL, "split: cutoff '%s' for number column '%s' "
+                                 "is not a number", s->cutoff_text, s->column);
+        }
         for (size_t r = 0; r < f->n_rows; r++) {
             double t = keel_column_number(col, r);
             if (isnan(t))

@@ -84,6 +84,39 @@ static const keel__search_attr search_attrs[] = {
      KEEL__ATTR_NUMBER},
     {KEEL_SEARCH_EXPERIMENTS, "experiment_id", "experiment_id", "experiment_id",
      KEEL__ATTR_ID},
+
+    /* Registered models: MLflow filters on name and tags and orders by name
+     * and the timestamps; keel lets the timestamps filter too. */
+    {KEEL_SEARCH_MODELS, "name", "name", "name", KEEL__ATTR_STRING},
+    {KEEL_SEARCH_MODELS, "creation_timestamp", "creation_timestamp", "creation_time",
+     KEEL__ATTR_NUMBER},
+    {KEEL_SEARCH_MODELS, "last_updated_timestamp", "last_updated_timestamp",
+     "last_updated_time", KEEL__ATTR_NUMBER},
+    /* MLflow's SearchUtils.VALID_TIMESTAMP_ORDER_BY_KEYS */
+    {KEEL_SEARCH_MODELS, "timestamp", "last_updated_timestamp", "last_updated_time",
+     KEEL__ATTR_NUMBER},
+
+    {KEEL_SEARCH_MODEL_VERSIONS, "name", "name", "name", KEEL__ATTR_STRING},
+    {KEEL_SEARCH_MODEL_VERSIONS, "version", "version", "version", KEEL__ATTR_NUMBER},
+    {KEEL_SEARCH_MODEL_VERSIONS, "run_id", "run_id", "run_id", KEEL__ATTR_STRING},
+    {KEEL_SEARCH_MODEL_VERSIONS, "source_path", "source_path", "source", KEEL__ATTR_STRING},
+    {KEEL_SEARCH_MODEL_VERSIONS, "current_stage", "current_stage", "current_stage",
+     KEEL__ATTR_STRING},
+    {KEEL_SEARCH_MODEL_VERSIONS, "creation_timestamp", "creation_timestamp", "creation_time",
+     KEEL__ATTR_NUMBER},
+    {KEEL_SEARCH_MODEL_VERSIONS, "last_updated_timestamp", "last_updated_timestamp",
+     "last_updated_time", KEEL__ATTR_NUMBER},
+    /* MLflow's names: version_number (SearchModelVersionUtils), timestamp */
+    {KEEL_SEARCH_MODEL_VERSIONS, "version_number", "version", "version", KEEL__ATTR_NUMBER},
+    {KEEL_SEARCH_MODEL_VERSIONS, "timestamp", "last_updated_timestamp", "last_updated_time",
+     KEEL__ATTR_NUMBER},
+};
+
+static const char *const target_names[] = {
+    [KEEL_SEARCH_RUNS] = "runs",
+    [KEEL_SEARCH_EXPERIMENTS] = "experiments",
+    [KEEL_SEARCH_MODELS] = "registered models",
+    [KEEL_SEARCH_MODEL_VERSIONS] = "model versions",
 };
 
 static const char *const dataset_keys[] = {"name", "digest", "context"};
@@ -163,6 +196,16 @@ const keel__search_attr *keel__search_attr_find(enum keel_search_target target,
     return NULL;
 }
 
+bool keel__target_ok(enum keel_search_target target)
+{
+    return (unsigned)target < COUNT(target_names) && target_names[target] != NULL;
+}
+
+const char *keel__target_name(enum keel_search_target target)
+{
+    return keel__target_ok(target) ? target_names[target] : "?";
+}
+
 const char *keel__entity_name(enum keel_filter_entity entity)
 {
     if ((unsigned)entity >= COUNT(entity_names))
@@ -226,10 +269,10 @@ int keel__clause_check(enum keel_search_target target, enum keel_filter_entity e
         snprintf(why, why_size, "invalid clause");
         return KEEL_EINVAL;
     }
-    if (target == KEEL_SEARCH_EXPERIMENTS && entity != KEEL_FILTER_TAG &&
+    if (target != KEEL_SEARCH_RUNS && entity != KEEL_FILTER_TAG &&
         entity != KEEL_FILTER_ATTRIBUTE) {
-        snprintf(why, why_size, "%s cannot be searched for experiments (only tags and attributes)",
-                 entity_names[entity]);
+        snprintf(why, why_size, "%s cannot be searched for %s (only tags and attributes)",
+                 entity_names[entity], keel__target_name(target));
         return KEEL_EINVAL;
     }
 
@@ -848,7 +891,7 @@ int keel_filter_parse(const char *text, enum keel_search_target target, keel_are
     if (out == NULL || a == NULL)
         return keel_errf(err, KEEL_EINVAL, "filter: no arena or output");
     *out = NULL;
-    if (target != KEEL_SEARCH_RUNS && target != KEEL_SEARCH_EXPERIMENTS)
+    if (!keel__target_ok(target))
         return keel_errf(err, KEEL_EINVAL, "filter: unknown search target %d", (int)target);
     if (text == NULL)
         return KEEL_OK;
@@ -875,7 +918,7 @@ int keel_order_by_parse(const char *text, enum keel_search_target target, keel_a
 {
     if (out == NULL || a == NULL)
         return keel_errf(err, KEEL_EINVAL, "order_by: no arena or output");
-    if (target != KEEL_SEARCH_RUNS && target != KEEL_SEARCH_EXPERIMENTS)
+    if (!keel__target_ok(target))
         return keel_errf(err, KEEL_EINVAL, "order_by: unknown search target %d", (int)target);
     if (text == NULL)
         return keel_errf(err, KEEL_EINVAL, "order_by: empty");
@@ -892,9 +935,9 @@ int keel_order_by_parse(const char *text, enum keel_search_target target, keel_a
     if ((rc = parse_ident(&p, &entity, &key, &at)) != KEEL_OK)
         return rc;
     if (entity == KEEL_FILTER_DATASET ||
-        (target == KEEL_SEARCH_EXPERIMENTS && entity != KEEL_FILTER_ATTRIBUTE))
-        return fail(&p, KEEL_EINVAL, at, "cannot order %s by %s",
-                    target == KEEL_SEARCH_RUNS ? "runs" : "experiments", entity_names[entity]);
+        (target != KEEL_SEARCH_RUNS && entity != KEEL_FILTER_ATTRIBUTE))
+        return fail(&p, KEEL_EINVAL, at, "cannot order %s by %s", keel__target_name(target),
+                    entity_names[entity]);
     if (entity == KEEL_FILTER_ATTRIBUTE && (rc = canonical_attr(&p, key, at, &key)) != KEEL_OK)
         return rc;
     bool descending = false;

@@ -35,8 +35,17 @@
 #define KEEL_FILTER_MAX_CLAUSES 100
 #define KEEL_FILTER_MAX_DEPTH   16     /* parenthesis nesting */
 
-/* What is being searched; decides which entities and attributes exist. */
-enum keel_search_target { KEEL_SEARCH_RUNS, KEEL_SEARCH_EXPERIMENTS };
+/* What is being searched; decides which entities and attributes exist.
+ * Registered models (alias `rm`, table registered_models) and model versions
+ * (alias `mv`, table model_versions) take attributes and tags only, as
+ * experiments do. */
+enum keel_search_target {
+    KEEL_SEARCH_RUNS,
+    KEEL_SEARCH_EXPERIMENTS,
+    KEEL_SEARCH_MODELS,
+    KEEL_SEARCH_MODEL_VERSIONS,
+    KEEL_SEARCH_TARGET_COUNT
+};
 
 enum keel_filter_entity {
     KEEL_FILTER_METRIC,
@@ -69,7 +78,10 @@ typedef struct keel_filter_node {
     const char *key;               /* attribute names are canonical: run_id, run_name,
                                       status, start_time, end_time, user_id, artifact_uri,
                                       lifecycle_stage; experiments: name, creation_time,
-                                      last_update_time, experiment_id */
+                                      last_update_time, experiment_id; models: name,
+                                      creation_timestamp, last_updated_timestamp; versions:
+                                      name, version, run_id, source_path, current_stage,
+                                      creation_timestamp, last_updated_timestamp */
     enum keel_filter_op op;
     keel_filter_value *values;     /* 1 value, or n for IN / NOT IN, 0 for IS [NOT] NULL */
     size_t n_values;
@@ -105,11 +117,13 @@ typedef struct keel_sql {
 
 /* Appends a boolean SQL expression equivalent to root, over table alias `r`
  * (runs: columns run_uuid, name, experiment_id, user_id, status, start_time,
- * end_time, lifecycle_stage, artifact_uri) or `e` (experiments: experiment_id,
- * name, creation_time, last_update_time, lifecycle_stage). Metric, param,
+ * end_time, lifecycle_stage, artifact_uri), `e` (experiments: experiment_id,
+ * name, creation_time, last_update_time, lifecycle_stage), `rm`
+ * (registered_models) or `mv` (model_versions). Metric, param,
  * tag and dataset clauses become `r.run_uuid IN (SELECT …)` subqueries over
  * latest_metrics / params / tags / inputs+datasets (experiment tags:
- * experiment_tags). LIKE is case-sensitive (the store enables
+ * experiment_tags; model tags: registered_model_tags; version tags:
+ * model_version_tags, matched on (name, version)). LIKE is case-sensitive (the store enables
  * case_sensitive_like), ILIKE compares LOWER() of both sides. NaN metric values
  * (is_nan = 1) never satisfy a comparison. root NULL appends "1=1". */
 int keel_filter_compile(const keel_filter_node *root, enum keel_search_target target,
@@ -138,8 +152,11 @@ int keel_order_by_parse(const char *text, enum keel_search_target target, keel_a
 
 /* Appends "ORDER BY …" for the items (NULLs last for each), then the
  * target's tie-breakers: runs start_time DESC, run_uuid ASC; experiments
- * experiment_id ASC. With no items the default order is: runs start_time
- * DESC, run_uuid ASC; experiments last_update_time DESC, experiment_id ASC. */
+ * experiment_id ASC; models name ASC; versions name ASC, version DESC. With
+ * no items the default order is: runs start_time DESC, run_uuid ASC;
+ * experiments last_update_time DESC, experiment_id ASC; models name ASC;
+ * versions name ASC, version DESC. Models and versions order by attributes
+ * only, as experiments do. */
 int keel_order_by_compile(const keel_order_by *items, size_t n, enum keel_search_target target,
                           keel_sql *sql, keel_err *err);
 

@@ -21,13 +21,20 @@ typedef struct keel__search_attr {
     enum keel_search_target target;
     const char *name;       /* as spelled in a filter (canonical name or alias) */
     const char *canonical;  /* the name stored in trees */
-    const char *column;     /* column of the target's table (alias r or e) */
+    const char *column;     /* column of the target's table (alias r, e, rm or mv) */
     enum keel__attr_type type;
 } keel__search_attr;
 
 /* The attribute spelled name for target (aliases included), or NULL. */
 const keel__search_attr *keel__search_attr_find(enum keel_search_target target,
                                                 const char *name);
+
+/* True for the targets of enum keel_search_target. */
+bool keel__target_ok(enum keel_search_target target);
+
+/* Display name of a target, plural ("runs", "experiments", "registered
+ * models", "model versions"); "?" when out of range. */
+const char *keel__target_name(enum keel_search_target target);
 
 /* Display name of an entity ("metrics", "params", ...). */
 const char *keel__entity_name(enum keel_filter_entity entity);

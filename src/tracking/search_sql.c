@@ -42,6 +42,7 @@ static const struct keyed_source {
     const char *comparable;  /* extra condition for comparisons */
     const char *order_value; /* what order_by sorts on */
     bool order_nan_last;     /* add a term putting NaN after values, before missing */
+    const char *select;      /* inner as a select list, when it is a row value (NULL: inner) */
 } keyed_sources[] = {
     {KEEL_SEARCH_RUNS, KEEL_FILTER_METRIC, "r.run_uuid", "m.run_uuid", "latest_metrics m",
      "m.key", "m.value", " AND m.is_nan = 0", "CASE WHEN m.is_nan = 1 THEN NULL ELSE m.value END",
@@ -52,6 +53,13 @@ static const struct keyed_source {
      "", "t.value", false},
     {KEEL_SEARCH_EXPERIMENTS, KEEL_FILTER_TAG, "e.experiment_id", "t.experiment_id",
      "experiment_tags t", "t.key", "t.value", "", "t.value", false},
+    {KEEL_SEARCH_MODELS, KEEL_FILTER_TAG, "rm.name", "t.name", "registered_model_tags t",
+     "t.key", "t.value", "", "t.value", false},
+    /* a version is keyed by (name, version): row values, which SQLite (3.15+)
+     * and PostgreSQL both compare and match against the primary key */
+    {KEEL_SEARCH_MODEL_VERSIONS, KEEL_FILTER_TAG, "(mv.name, mv.version)",
+     "(t.name, t.version)", "model_version_tags t", "t.key", "t.value", "", "t.value", false,
+     "t.name, t.version"},
 };
 
 /* A run's dataset inputs; context is the input's mlflow.data.context tag. */
@@ -96,6 +104,9 @@ static const struct target_sql {
                           "r.start_time DESC NULLS LAST, r.run_uuid ASC"},
     [KEEL_SEARCH_EXPERIMENTS] = {"e", "e.experiment_id ASC",
                                  "e.last_update_time DESC NULLS LAST, e.experiment_id ASC"},
+    [KEEL_SEARCH_MODELS] = {"rm", "rm.name ASC", "rm.name ASC"},
+    [KEEL_SEARCH_MODEL_VERSIONS] = {"mv", "mv.name ASC, mv.version DESC",
+                                    "mv.name ASC, mv.version DESC"},
 };
 
 /* ---- keel_sql ---- */
@@ -221,7 +232,7 @@ static void put_keyed(struct emit *e, const struct keyed_source *src, const keel
     if (n == e->driver) {
         put(e, src->outer);
         put(e, negated ? " NOT IN (SELECT " : " IN (SELECT ");
-        put(e, src->inner);
+        put(e, src->select != NULL ? src->select : src->inner);
         put(e, " FROM ");
         put(e, src->from);
         put(e, " WHERE ");
@@ -341,7 +352,8 @@ static int finish(struct emit *e, int rc, size_t text_len, size_t n_args, const 
 
 static bool target_ok(enum keel_search_target target)
 {
-    return target == KEEL_SEARCH_RUNS || target == KEEL_SEARCH_EXPERIMENTS;
+    return keel__target_ok(target) && (unsigned)target < COUNT(target_sql) &&
+           target_sql[target].alias != NULL;
 }
 
 /* How well a clause can drive the search: a positive clause on an indexed
@@ -421,11 +433,10 @@ static int compile_order_item(struct emit *e, const keel_order_by *item, keel_er
         return KEEL_OK;
     }
     const struct keyed_source *src = find_keyed(e->target, item->entity);
-    /* MLflow orders experiments by attributes only */
-    if (src == NULL || e->target == KEEL_SEARCH_EXPERIMENTS)
+    /* MLflow orders experiments, models and versions by attributes only */
+    if (src == NULL || e->target != KEEL_SEARCH_RUNS)
         return keel_errf(err, KEEL_EINVAL, "order_by: cannot order %s by %s",
-                         e->target == KEEL_SEARCH_RUNS ? "runs" : "experiments",
-                         keel__entity_name(item->entity));
+                         keel__target_name(e->target), keel__entity_name(item->entity));
     const char *terms[2] = {src->order_value, src->order_nan_last ? "m.is_nan" : NULL};
     for (size_t i = 0; i < COUNT(terms) && terms[i] != NULL; i++) {
         put(e, i == 0 ? "(SELECT " : ", (SELECT ");
