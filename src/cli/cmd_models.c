@@ -228,7 +228,7 @@ static int cmd_alias(struct cli_ctx *ctx)
     const char *action = ctx->args[0];
     int rc;
     if (strcmp(action, "set") == 0 && ctx->n_args == 4) {
-        int64_t version;
+        int64_t version = 0;
         if (parse_version(ctx, ctx->args[3], &version) != KEEL_OK)
             return cli_usage_error(ctx, "%s", ctx->err.msg);
         rc = keel_model_alias_set(ctx->ws->store, ctx->args[1], ctx->args[2], version, actor(),
