@@ -196,8 +196,10 @@ int api_ok(keel_http_resp *resp, json_t *body)
 
 json_t *api_request_message(keel_http_req *req, keel_http_resp *resp)
 {
+    /* MLflow's clients send DELETE with a JSON body; curl users send a query. */
     bool has_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
-                    strcmp(req->method, "PATCH") == 0;
+                    strcmp(req->method, "PATCH") == 0 ||
+                    (strcmp(req->method, "DELETE") == 0 && req->body_len > 0);
     if (!has_body)
         return keel_http_query_json(req);
     if (req->body_len == 0)

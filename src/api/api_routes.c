@@ -38,7 +38,29 @@
     X("POST", "runs/search", mlflow_runs_search, SMALL_BODY)                      \
     X("GET", "runs/search", mlflow_runs_search, SMALL_BODY)                       \
     X("GET", "metrics/get-history", mlflow_metrics_get_history, SMALL_BODY)       \
-    X("GET", "artifacts/list", mlflow_artifacts_list, SMALL_BODY)
+    X("GET", "artifacts/list", mlflow_artifacts_list, SMALL_BODY)                 \
+    X("POST", "registered-models/create", mlflow_models_create, SMALL_BODY)      \
+    X("GET", "registered-models/get", mlflow_models_get, SMALL_BODY)             \
+    X("POST", "registered-models/rename", mlflow_models_rename, SMALL_BODY)      \
+    X("PATCH", "registered-models/update", mlflow_models_update, SMALL_BODY)     \
+    X("DELETE", "registered-models/delete", mlflow_models_delete, SMALL_BODY)    \
+    X("GET", "registered-models/search", mlflow_models_search, SMALL_BODY)       \
+    X("POST", "registered-models/get-latest-versions", mlflow_models_latest_versions, SMALL_BODY) \
+    X("GET", "registered-models/get-latest-versions", mlflow_models_latest_versions, SMALL_BODY) \
+    X("POST", "registered-models/set-tag", mlflow_models_set_tag, SMALL_BODY)    \
+    X("DELETE", "registered-models/delete-tag", mlflow_models_delete_tag, SMALL_BODY) \
+    X("POST", "registered-models/alias", mlflow_models_alias_set, SMALL_BODY)    \
+    X("DELETE", "registered-models/alias", mlflow_models_alias_delete, SMALL_BODY) \
+    X("GET", "registered-models/alias", mlflow_models_alias_get, SMALL_BODY)     \
+    X("POST", "model-versions/create", mlflow_versions_create, SMALL_BODY)       \
+    X("GET", "model-versions/get", mlflow_versions_get, SMALL_BODY)              \
+    X("PATCH", "model-versions/update", mlflow_versions_update, SMALL_BODY)      \
+    X("DELETE", "model-versions/delete", mlflow_versions_delete, SMALL_BODY)     \
+    X("GET", "model-versions/search", mlflow_versions_search, SMALL_BODY)        \
+    X("GET", "model-versions/get-download-uri", mlflow_versions_download_uri, SMALL_BODY) \
+    X("POST", "model-versions/transition-stage", mlflow_versions_transition, SMALL_BODY) \
+    X("POST", "model-versions/set-tag", mlflow_versions_set_tag, SMALL_BODY)     \
+    X("DELETE", "model-versions/delete-tag", mlflow_versions_delete_tag, SMALL_BODY)
 
 #define ROW_API(method, path, handler, limit) \
     { method, "/api/2.0/mlflow/" path, KEEL_ROUTE_EXACT, handler, NULL, limit },

@@ -35,7 +35,28 @@
     X(mlflow_artifacts_list)                \
     X(mlflow_artifact_download)             \
     X(mlflow_artifact_delete)               \
-    X(mlflow_artifact_list_proxy)
+    X(mlflow_artifact_list_proxy)           \
+    X(mlflow_models_create)                 \
+    X(mlflow_models_get)                    \
+    X(mlflow_models_rename)                 \
+    X(mlflow_models_update)                 \
+    X(mlflow_models_delete)                 \
+    X(mlflow_models_search)                 \
+    X(mlflow_models_latest_versions)        \
+    X(mlflow_models_set_tag)                \
+    X(mlflow_models_delete_tag)             \
+    X(mlflow_models_alias_set)              \
+    X(mlflow_models_alias_delete)           \
+    X(mlflow_models_alias_get)              \
+    X(mlflow_versions_create)               \
+    X(mlflow_versions_get)                  \
+    X(mlflow_versions_update)               \
+    X(mlflow_versions_delete)               \
+    X(mlflow_versions_search)               \
+    X(mlflow_versions_download_uri)         \
+    X(mlflow_versions_transition)           \
+    X(mlflow_versions_set_tag)              \
+    X(mlflow_versions_delete_tag)
 
 MLFLOW_HANDLER_LIST(MLFLOW_HANDLER)
 

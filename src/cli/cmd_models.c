@@ -9,6 +9,7 @@
 #include <keel/json.h>
 #include <keel/registry.h>
 #include <keel/train.h>
+#include <keel/webhook.h>
 
 #include <errno.h>
 #include <pwd.h>
@@ -191,6 +192,9 @@ static int cmd_register(struct cli_ctx *ctx)
     free(signature);
     if (rc != KEEL_OK)
         return cli_fail(ctx);
+    keel_webhooks_fire(ctx->ws->store, "version_created",
+                       json_pack("{s:s, s:I, s:s}", "model", ctx->args[0], "version",
+                                 (json_int_t)version, "source", c.source));
     if (ctx->json)
         cli_print_json(json_pack("{s:s, s:I}", "name", ctx->args[0], "version", (json_int_t)version));
     else
@@ -233,6 +237,10 @@ static int cmd_alias(struct cli_ctx *ctx)
             return cli_usage_error(ctx, "%s", ctx->err.msg);
         rc = keel_model_alias_set(ctx->ws->store, ctx->args[1], ctx->args[2], version, actor(),
                                   cli_opt(ctx, "reason"), &ctx->err);
+        if (rc == KEEL_OK)
+            keel_webhooks_fire(ctx->ws->store, "alias_moved",
+                               json_pack("{s:s, s:s, s:I}", "model", ctx->args[1], "alias",
+                                         ctx->args[2], "version", (json_int_t)version));
         if (rc == KEEL_OK && !ctx->json)
             printf("%s@%s -> version %lld\n", ctx->args[1], ctx->args[2], (long long)version);
     } else if (strcmp(action, "delete") == 0 && ctx->n_args == 3) {
@@ -463,10 +471,95 @@ static int cmd_ci_check(struct cli_ctx *ctx)
         keel_err audit_err;
         keel_model_audit(ctx->ws->store, actor(), "ci_check_failed", ctx->args[0], version, "",
                          NULL, NULL, policy->path, &audit_err);
+        keel_webhooks_fire(ctx->ws->store, "gate_failed",
+                           json_pack("{s:s, s:I, s:s}", "model", ctx->args[0], "version",
+                                     (json_int_t)version, "policy", policy->path));
     }
     keel_gate_policy_free(policy);
     return code;
 }
+
+static int cmd_webhook_add(struct cli_ctx *ctx)
+{
+    int64_t id = 0;
+    if (keel_webhook_add(ctx->ws->store, ctx->args[0], cli_opt(ctx, "events"),
+                         cli_opt(ctx, "secret"), &id, &ctx->err) != KEEL_OK)
+        return cli_fail(ctx);
+    if (ctx->json)
+        cli_print_json(json_pack("{s:I}", "id", (json_int_t)id));
+    else
+        printf("Added webhook %lld\n", (long long)id);
+    return CLI_EXIT_OK;
+}
+
+static int cmd_webhook_list(struct cli_ctx *ctx)
+{
+    keel_webhook *list = NULL;
+    size_t n = 0;
+    if (keel_webhook_list(ctx->ws->store, &ctx->arena, &list, &n, &ctx->err) != KEEL_OK)
+        return cli_fail(ctx);
+    static const char *const header[] = { "ID", "URL", "EVENTS", "SIGNED", "ADDED" };
+    struct cli_table t;
+    cli_table_init(&t, &ctx->arena, 5, header);
+    for (size_t i = 0; i < n; i++) {
+        const char *row[] = { cli_fmt_int(&ctx->arena, list[i].id), list[i].url, list[i].events,
+                              list[i].has_secret ? "yes" : "no",
+                              cli_fmt_time(&ctx->arena, list[i].created_time) };
+        cli_table_row(&t, row);
+    }
+    cli_table_print(&t);
+    return CLI_EXIT_OK;
+}
+
+static int cmd_webhook_remove(struct cli_ctx *ctx)
+{
+    long long id;
+    if (cli_parse_int64(ctx, "ID", ctx->args[0], &id) != KEEL_OK)
+        return cli_usage_error(ctx, "%s", ctx->err.msg);
+    if (keel_webhook_remove(ctx->ws->store, id, &ctx->err) != KEEL_OK)
+        return cli_fail(ctx);
+    return CLI_EXIT_OK;
+}
+
+static int cmd_webhook_deliveries(struct cli_ctx *ctx)
+{
+    keel_webhook_delivery *list = NULL;
+    size_t n = 0;
+    if (keel_webhook_deliveries(ctx->ws->store, 100, &ctx->arena, &list, &n, &ctx->err) != KEEL_OK)
+        return cli_fail(ctx);
+    if (ctx->json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_pack("{s:I, s:s, s:I, s:I, s:I, s:b, s:s}", "webhook",
+                                                 (json_int_t)list[i].webhook_id, "event",
+                                                 list[i].event, "time", (json_int_t)list[i].time,
+                                                 "status", (json_int_t)list[i].status, "attempts",
+                                                 (json_int_t)list[i].attempts, "delivered",
+                                                 list[i].delivered, "error", list[i].error));
+        cli_print_json(json_pack("{s:o}", "deliveries", arr));
+        return CLI_EXIT_OK;
+    }
+    static const char *const header[] = { "TIME", "WEBHOOK", "EVENT", "STATUS", "ATTEMPTS",
+                                          "DELIVERED", "ERROR" };
+    struct cli_table t;
+    cli_table_init(&t, &ctx->arena, 7, header);
+    for (size_t i = 0; i < n; i++) {
+        const char *row[] = { cli_fmt_time(&ctx->arena, list[i].time),
+                              cli_fmt_int(&ctx->arena, list[i].webhook_id), list[i].event,
+                              cli_fmt_int(&ctx->arena, list[i].status),
+                              cli_fmt_int(&ctx->arena, list[i].attempts),
+                              list[i].delivered ? "yes" : "no", list[i].error };
+        cli_table_row(&t, row);
+    }
+    cli_table_print(&t);
+    return CLI_EXIT_OK;
+}
+
+static const struct cli_opt webhook_opts[] = {
+    { "events", CLI_VALUE, "LIST", "version_created,alias_moved,gate_failed or * (all)" },
+    { "secret", CLI_VALUE, "SECRET", "HMAC-SHA256 key for X-Keel-Signature" },
+    { NULL },
+};
 
 static const struct cli_opt create_opts[] = {
     { "description", CLI_VALUE, "TEXT", "what the model is for" },
@@ -543,6 +636,12 @@ const struct cli_cmd cli_model_cmds[] = {
       "resolve a model URI to a version", true },
     { "models", "delete", "NAME", 1, 1, no_opts, cmd_delete,
       "delete a model and its versions (audited)", true },
+    { "webhooks", "add", "URL", 1, 1, webhook_opts, cmd_webhook_add,
+      "send registry events to URL (signed with --secret)", true },
+    { "webhooks", "list", "", 0, 0, no_opts, cmd_webhook_list, "list webhooks", true },
+    { "webhooks", "remove", "ID", 1, 1, no_opts, cmd_webhook_remove, "remove a webhook", true },
+    { "webhooks", "deliveries", "", 0, 0, no_opts, cmd_webhook_deliveries,
+      "recent deliveries and their outcome", true },
     { "ci", "check", "NAME VERSION", 2, 2, ci_opts, cmd_ci_check,
       "check a version against a gate policy; exit 0 if all pass, 1 if not", true },
     { NULL },

@@ -11,6 +11,7 @@
 #include <keel/json.h>
 #include <keel/train.h>
 #include <keel/util.h>
+#include <keel/webhook.h>
 
 #include <math.h>
 #include <stdarg.h>
@@ -352,6 +353,10 @@ int keel_model_promote(keel_workspace *ws, const keel_promotion *p, keel_arena *
                          p->model, p->version, alias, NULL, NULL,
                          p->force ? keel_arena_sprintf(a, "%s; forced: %s", why, p->reason) : why,
                          &audit_err);
+        keel_webhooks_fire(ws->store, "gate_failed",
+                           json_pack("{s:s, s:I, s:s, s:s, s:b}", "model", p->model, "version",
+                                     (json_int_t)p->version, "alias", alias, "reason", why,
+                                     "forced", p->force));
         if (!p->force)
             return keel_errf(err, KEEL_ESTATE, "version %lld of '%s' was not promoted to @%s: %s",
                              (long long)p->version, p->model, alias, why);
@@ -361,8 +366,14 @@ int keel_model_promote(keel_workspace *ws, const keel_promotion *p, keel_arena *
                          : p->policy != NULL ? keel_arena_sprintf(a, "gates passed (%s)",
                                                                   p->policy->path)
                                              : "promoted without a policy";
-    return keel_model_alias_move(ws->store, p->model, alias, expected, p->version, actor, reason,
-                                 err);
+    int rc2 = keel_model_alias_move(ws->store, p->model, alias, expected, p->version, actor,
+                                    reason, err);
+    if (rc2 == KEEL_OK)
+        keel_webhooks_fire(ws->store, "alias_moved",
+                           json_pack("{s:s, s:s, s:I, s:I, s:s}", "model", p->model, "alias", alias,
+                                     "version", (json_int_t)p->version, "previous_version",
+                                     (json_int_t)expected, "reason", reason));
+    return rc2;
 }
 
 int keel_model_rollback(keel_workspace *ws, const char *model, const char *alias,
@@ -401,8 +412,13 @@ int keel_model_rollback(keel_workspace *ws, const char *model, const char *alias
         rc = keel_model_alias_move(ws->store, model, alias, current.version, target,
                                    actor != NULL ? actor : "unknown",
                                    reason != NULL ? reason : "rollback", err);
-    if (rc == KEEL_OK)
+    if (rc == KEEL_OK) {
         *out_version = target;
+        keel_webhooks_fire(ws->store, "alias_moved",
+                           json_pack("{s:s, s:s, s:I, s:I, s:s}", "model", model, "alias", alias,
+                                     "version", (json_int_t)target, "previous_version",
+                                     (json_int_t)current.version, "reason", "rollback"));
+    }
     keel_arena_free(&a);
     return rc;
 }

@@ -176,6 +176,31 @@ const struct keel_migration keel_migrations[] = {
         "CREATE INDEX registry_audit_model ON registry_audit (model, time);",
         NULL,
     },
+    {
+        6, "webhooks and their deliveries",
+        "CREATE TABLE webhooks ("
+        "  id INTEGER PRIMARY KEY,"
+        "  url TEXT NOT NULL,"
+        "  events TEXT NOT NULL,"
+        "  secret TEXT,"
+        "  created_time BIGINT NOT NULL);"
+        "CREATE TABLE webhook_deliveries ("
+        "  webhook_id BIGINT NOT NULL,"
+        "  event TEXT NOT NULL,"
+        "  time BIGINT NOT NULL,"
+        "  status BIGINT NOT NULL,"
+        "  attempts BIGINT NOT NULL,"
+        "  delivered SMALLINT NOT NULL,"
+        "  error TEXT,"
+        "  payload TEXT);"
+        "CREATE INDEX webhook_deliveries_time ON webhook_deliveries (time);",
+        "CREATE TABLE webhooks (id BIGSERIAL PRIMARY KEY, url TEXT NOT NULL, events TEXT NOT NULL,"
+        "  secret TEXT, created_time BIGINT NOT NULL);"
+        "CREATE TABLE webhook_deliveries (webhook_id BIGINT NOT NULL, event TEXT NOT NULL,"
+        "  time BIGINT NOT NULL, status BIGINT NOT NULL, attempts BIGINT NOT NULL,"
+        "  delivered SMALLINT NOT NULL, error TEXT, payload TEXT);"
+        "CREATE INDEX webhook_deliveries_time ON webhook_deliveries (time);",
+    },
 };
 
 const int keel_migration_count = (int)(sizeof keel_migrations / sizeof keel_migrations[0]);
