@@ -61,6 +61,10 @@ uint64_t keel_splitmix64(uint64_t x);
  * New reference. */
 json_t *keel_frame_profile(const keel_frame *f, const size_t *rows, size_t n);
 
+/* The same for the named columns only (all when columns is NULL). */
+json_t *keel_frame_profile_columns(const keel_frame *f, const size_t *rows, size_t n,
+                                   const char *const *columns, size_t n_columns);
+
 /* {"columns": [{"name", "type"}…]} */
 json_t *keel_frame_schema(const keel_frame *f);
 

@@ -334,6 +334,13 @@ static int write_bundle(job *j, const char *dir, const keel_eval *eval, char *ou
         json_object_set_new(metrics, keys[i], keel_json_double(values[i]));
     json_t *inputs = json_array();
     const keel_frame *f = j->frame;
+    /* The reference profile covers what monitoring will see: inputs and target. */
+    const char **profiled = keel_arena_alloc(j->a, (j->enc->n_cols + 1) * sizeof(char *));
+    size_t n_profiled = 0;
+    for (size_t c = 0; profiled != NULL && c < j->enc->n_cols; c++)
+        profiled[n_profiled++] = j->enc->cols[c].column;
+    if (profiled != NULL)
+        profiled[n_profiled++] = j->o->target;
     for (size_t c = 0; c < j->enc->n_cols; c++) {
         const keel_column *col = keel_frame_column(f, j->enc->cols[c].column);
         json_array_append_new(inputs, json_pack("{s:s, s:s}", "name", col->name, "type",
@@ -356,7 +363,8 @@ static int write_bundle(job *j, const char *dir, const keel_eval *eval, char *ou
         "target", target_map_to_json(&j->target), "params", j->params_json, "best_round",
         (json_int_t)j->best_round, "signature", "inputs", inputs, "encoder",
         keel_encoder_to_json(j->enc), "reference_profile",
-        keel_frame_profile(f, j->train_rows, j->n_train), "metrics", metrics, "model_sha256",
+        keel_frame_profile_columns(f, j->train_rows, j->n_train, profiled, n_profiled), "metrics",
+        metrics, "model_sha256",
         out_sha, "created_time", (json_int_t)keel_now_ms());
     json_object_set_new(manifest, "datasets", datasets);
     char *text = keel_json_dumps(manifest, true);
