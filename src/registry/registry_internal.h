@@ -17,7 +17,8 @@
 
 #include <keel/registry.h>
 
-/* MLflow's limits and reserved names. */
+/* Limits: MLflow's where it has one (alias 255, tag value 5000, search
+ * max_results 1000 / 200000), keel's own otherwise. */
 #define REGISTRY_ALIAS_MAX          255
 #define REGISTRY_TAG_VALUE_MAX      5000
 #define REGISTRY_DESCRIPTION_MAX    (64 * 1024)

@@ -123,7 +123,7 @@ int keel_model_version_create_run(keel_store *s, const keel_model_version_create
             "INSERT INTO model_versions (name, version, creation_time, last_updated_time, "
             "description, user_id, current_stage, source, run_id, run_link, status, "
             "status_message, signature) VALUES (?, ?, ?, ?, ?, ?, 'None', ?, ?, ?, 'READY', '', ?)",
-            NULL, err, "tiiittttt", c->name, version, now, now, c->description,
+            NULL, err, "tiiitttttt", c->name, version, now, now, c->description,
             registry_actor(actor), c->source, run_id, c->run_link != NULL ? c->run_link : "",
             c->signature);
     for (size_t i = 0; rc == KEEL_OK && i < c->n_tags; i++)
