@@ -174,7 +174,10 @@ static int prepare(job *j)
     }
     for (size_t i = 0; i < j->frame->n_cols; i++) {
         const keel_column *c = &j->frame->cols[i];
-        if (c->n_missing == j->frame->n_rows && strcmp(c->name, o->target) != 0)
+        bool excluded = false;   /* the target, --drop columns, a split column */
+        for (size_t k = 0; k < n_exclude && !excluded; k++)
+            excluded = strcmp(c->name, exclude[k]) == 0;
+        if (c->n_missing == j->frame->n_rows && !excluded)
             return keel_errf(j->err, KEEL_EINVAL, "column '%s' is missing in every row; drop it "
                              "with --drop %s", c->name, c->name);
     }
@@ -508,6 +511,15 @@ int keel_train_xgboost(keel_workspace *ws, const keel_train_opts *o, keel_arena 
     if (rc == KEEL_OK) {
         DMatrixHandle cache[2] = { j->dtrain, j->dtest };
         rc = xgb_booster(cache, 2, &j->booster, err);
+        /* The C API, unlike XGBoost's Python package, does not give the
+         * booster the matrix's feature names; without them model.json and
+         * the importances would name features f0, f1, … */
+        if (rc == KEEL_OK &&
+            XGBoosterSetStrFeatureInfo(j->booster, "feature_name",
+                                       (const char **)j->enc->feature_names,
+                                       (bst_ulong)j->enc->n_features) != 0)
+            rc = keel_errf(err, KEEL_EINTERNAL, "xgboost: cannot set feature names: %s",
+                           XGBGetLastError());
     }
     if (rc == KEEL_OK)
         rc = set_params(j);
