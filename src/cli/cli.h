@@ -42,6 +42,7 @@ struct cli_cmd {
     int (*run)(struct cli_ctx *ctx);
     const char *summary;
     bool needs_workspace;
+    bool runs_models;       /* calls into XGBoost (OpenMP): see main.c */
 };
 
 struct cli_ctx {

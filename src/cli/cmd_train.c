@@ -140,8 +140,8 @@ static const struct cli_opt evaluate_opts[] = {
 
 const struct cli_cmd cli_train_cmds[] = {
     { "train", "xgboost", "", 0, 0, train_opts, cmd_train_xgboost,
-      "train an XGBoost model on a dataset and log it as a run with its bundle", true },
+      "train an XGBoost model on a dataset and log it as a run with its bundle", true, true },
     { NULL, "evaluate", "RUN|BUNDLE_DIR", 1, 1, evaluate_opts, cmd_evaluate,
-      "score a model bundle on data with keel's metrics", true },
+      "score a model bundle on data with keel's metrics", true, true },
     { NULL },
 };
