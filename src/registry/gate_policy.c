@@ -243,7 +243,9 @@ static int read_root(reader *r, const yaml_node_t *root)
         const char *key = scalar(k);
         int rc;
         if (key != NULL && strcmp(key, "gates") == 0) {
-            rc = read_gates(r, v);
+            /* a second list would be counted onto the first one's n_gates */
+            rc = have_gates ? fail_at(r, k, KEEL_EINVAL, "'gates' is given twice")
+                            : read_gates(r, v);
             have_gates = true;
         } else if (key != NULL && strcmp(key, "evaluation") == 0) {
             rc = read_evaluation(r, v);

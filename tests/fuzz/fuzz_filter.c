@@ -1,8 +1,9 @@
 /*
  * fuzz_filter.c — libFuzzer target for the search grammar: every input is
- * parsed as a filter and as an order_by item for both search targets, each
- * parsed tree is compiled for both targets (a tree compiled for the wrong
- * target must fail cleanly), and the input is also decoded as a page token.
+ * parsed as a filter and as an order_by item for every search target (runs,
+ * experiments, registered models, model versions), each parsed tree is
+ * compiled for every target (a tree compiled for the wrong target must fail
+ * cleanly), and the input is also decoded as a page token.
  *
  * Invariants checked (abort on violation): a tree parsed for a target
  * compiles for it; the SQL has exactly one `?` per bound argument, so no
@@ -65,26 +66,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = '\0';
 
-    static const enum keel_search_target targets[] = {KEEL_SEARCH_RUNS,
-                                                      KEEL_SEARCH_EXPERIMENTS};
     keel_arena a;
     keel_arena_init(&a, 0);
-    for (size_t t = 0; t < 2; t++) {
+    for (int t = 0; t < KEEL_SEARCH_TARGET_COUNT; t++) {
+        enum keel_search_target target = (enum keel_search_target)t;
         keel_err err;
         keel_filter_node *root = NULL;
-        int rc = keel_filter_parse(text, targets[t], &a, &root, &err);
+        int rc = keel_filter_parse(text, target, &a, &root, &err);
         check_failure(rc, &err);
-        if (rc == KEEL_OK) {
-            compile_filter(root, targets[t], KEEL_SEARCH_RUNS);
-            compile_filter(root, targets[t], KEEL_SEARCH_EXPERIMENTS);
-        }
+        if (rc == KEEL_OK)
+            for (int c = 0; c < KEEL_SEARCH_TARGET_COUNT; c++)
+                compile_filter(root, target, (enum keel_search_target)c);
         keel_order_by item;
-        rc = keel_order_by_parse(text, targets[t], &a, &item, &err);
+        rc = keel_order_by_parse(text, target, &a, &item, &err);
         check_failure(rc, &err);
-        if (rc == KEEL_OK) {
-            compile_order(&item, KEEL_SEARCH_RUNS);
-            compile_order(&item, KEEL_SEARCH_EXPERIMENTS);
-        }
+        if (rc == KEEL_OK)
+            for (int c = 0; c < KEEL_SEARCH_TARGET_COUNT; c++)
+                compile_order(&item, (enum keel_search_target)c);
     }
     keel_err err;
     int64_t offset;
