@@ -101,6 +101,11 @@ static inline bool keel_column_is_missing(const keel_column *c, size_t row)
  * NAN when missing or for STRING columns. */
 double keel_column_number(const keel_column *c, size_t row);
 
+/* Parses one text value as a column of type t would hold it (int, float,
+ * bool: 0/1, date: days, datetime: seconds) into *out. false when it does
+ * not fit (or for STRING). */
+bool keel_value_parse(enum keel_col_type t, const char *text, size_t len, double *out);
+
 /* A new frame holding rows[0..n) of f, in that order (for splits). */
 int keel_frame_take(const keel_frame *f, const size_t *rows, size_t n, keel_frame **out,
                     keel_err *err);

@@ -59,6 +59,22 @@ void keel_encoder_destroy(keel_encoder *e);
 int keel_encoder_transform(const keel_encoder *e, const keel_frame *f, const size_t *rows,
                            size_t n, float *out, size_t *out_unseen, keel_err *err);
 
+/* One input value for keel_encoder_encode_row. */
+typedef struct keel_enc_value {
+    bool missing;
+    bool is_text;          /* text: a category (string columns) */
+    double number;         /* numeric columns, already in the column's unit */
+    const char *text;      /* NUL-terminated */
+} keel_enc_value;
+
+/* Encodes one record whose values are given in the encoder's column order
+ * (values[i] for cols[i]) into out (n_features floats), without building a
+ * frame: the serving path. Text for a numeric column or a number for a
+ * string column is encoded as missing and counted in *out_bad (may be
+ * NULL); unseen categories are counted in *out_unseen (may be NULL). */
+void keel_encoder_encode_row(const keel_encoder *e, const keel_enc_value *values, float *out,
+                             size_t *out_unseen, size_t *out_bad);
+
 /* The encoder as JSON (for the bundle manifest) and back. */
 json_t *keel_encoder_to_json(const keel_encoder *e);
 int keel_encoder_from_json(const json_t *j, keel_encoder **out, keel_err *err);

@@ -207,6 +207,37 @@ int keel_encoder_transform(const keel_encoder *e, const keel_frame *f, const siz
     return KEEL_OK;
 }
 
+void keel_encoder_encode_row(const keel_encoder *e, const keel_enc_value *values, float *out,
+                             size_t *out_unseen, size_t *out_bad)
+{
+    for (size_t c = 0; c < e->n_cols; c++) {
+        const keel_column_encoder *ce = &e->cols[c];
+        const keel_enc_value *v = &values[c];
+        float *dst = out + ce->first_feature;
+        if (ce->kind == KEEL_ENC_NUMERIC) {
+            bool usable = !v->missing && !v->is_text;
+            if (!v->missing && v->is_text && out_bad != NULL)
+                (*out_bad)++;
+            *dst = usable ? (float)v->number : NAN;
+            continue;
+        }
+        long idx = -1;
+        if (!v->missing && v->is_text) {
+            idx = vocab_index(ce, v->text);
+            if (idx < 0 && out_unseen != NULL)
+                (*out_unseen)++;
+        } else if (!v->missing && out_bad != NULL) {
+            (*out_bad)++;
+        }
+        if (ce->kind == KEEL_ENC_ORDINAL) {
+            *dst = idx < 0 ? NAN : (float)idx;
+        } else {
+            for (size_t k = 0; k < ce->n_vocab; k++)
+                dst[k] = (long)k == idx ? 1.0f : 0.0f;
+        }
+    }
+}
+
 json_t *keel_encoder_to_json(const keel_encoder *e)
 {
     json_t *cols = json_array();
