@@ -105,6 +105,7 @@ typedef struct keel_model_version_create {
     const char *signature;        /* JSON text, or NULL: read from the bundle's keel.json */
     const keel_kv *tags;
     size_t n_tags;
+    const char *user_id;          /* NULL: the actor; "" records none (MLflow's REST API) */
 } keel_model_version_create;
 
 /* Creates the next version (the model must exist). The new version number

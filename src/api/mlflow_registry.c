@@ -292,6 +292,16 @@ int mlflow_models_alias_get(keel_http_req *req, keel_http_resp *resp)
         rc = api_get_string(resp, msg, "alias", true, &alias);
     if (rc == KEEL_OK)
         rc = keel_model_alias_get(s, name, alias, req->arena, &v, &err);
+    /* MLflow: an alias that is not set on an existing model is a bad
+     * parameter (400), not a missing resource. */
+    keel_registered_model m;
+    keel_err probe;
+    if (rc == KEEL_ENOTFOUND && keel_model_get(s, name, req->arena, &m, &probe) == KEEL_OK) {
+        char text[512];
+        snprintf(text, sizeof text, "Registered model alias %s not found.", alias);
+        json_decref(msg);
+        return api_error(resp, KEEL_EINVAL, text);
+    }
     return done(resp, msg, rc, &err,
                 rc == KEEL_OK ? json_pack("{s:o}", "model_version", keel_model_version_to_json(&v))
                               : NULL);
@@ -316,6 +326,7 @@ int mlflow_versions_create(keel_http_req *req, keel_http_resp *resp)
     if (rc == KEEL_OK)
         rc = keel_kv_list_from_json(msg, "tags", req->arena, &tags, &c.n_tags, &err);
     c.tags = tags;
+    c.user_id = "";  /* MLflow's handler records no user for REST-created versions */
     if (c.run_id != NULL && c.run_id[0] == '\0')
         c.run_id = NULL;
     if (rc == KEEL_OK)
@@ -411,18 +422,8 @@ int mlflow_versions_download_uri(keel_http_req *req, keel_http_resp *resp)
     rc = name_and_version(resp, msg, &name, &version);
     if (rc == KEEL_OK)
         rc = keel_model_version_get(s, name, version, req->arena, &v, &err);
-    json_t *body = NULL;
-    if (rc == KEEL_OK) {
-        /* A runs:/ source becomes the run's artifact location, as MLflow resolves it. */
-        const char *run_id = NULL, *path = NULL;
-        keel_run run;
-        keel_err ignored;
-        const char *uri = v.source;
-        if (keel_model_version_artifacts(&v, req->arena, &run_id, &path, &ignored) == KEEL_OK &&
-            keel_run_get(s, run_id, req->arena, &run, &ignored) == KEEL_OK)
-            uri = keel_arena_sprintf(req->arena, "%s/%s", run.info.artifact_uri, path);
-        body = json_pack("{s:s}", "artifact_uri", uri);
-    }
+    /* The source as stored: MLflow's clients resolve runs:/ URIs themselves. */
+    json_t *body = rc == KEEL_OK ? json_pack("{s:s}", "artifact_uri", v.source) : NULL;
     return done(resp, msg, rc, &err, body);
 }
 

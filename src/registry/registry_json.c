@@ -44,7 +44,8 @@ json_t *keel_model_version_to_json(const keel_model_version *v)
     json_object_set_new(o, "version", version_text(v->version));
     json_object_set_new(o, "creation_timestamp", json_integer(v->creation_time));
     json_object_set_new(o, "last_updated_timestamp", json_integer(v->last_updated_time));
-    json_object_set_new(o, "user_id", text(v->user_id));
+    if (v->user_id != NULL && v->user_id[0] != '\0')  /* MLflow leaves an unknown user out */
+        json_object_set_new(o, "user_id", text(v->user_id));
     json_object_set_new(o, "current_stage", text(v->current_stage));
     json_object_set_new(o, "description", text(v->description));
     json_object_set_new(o, "source", text(v->source));

@@ -124,7 +124,7 @@ int keel_model_version_create_run(keel_store *s, const keel_model_version_create
             "description, user_id, current_stage, source, run_id, run_link, status, "
             "status_message, signature) VALUES (?, ?, ?, ?, ?, ?, 'None', ?, ?, ?, 'READY', '', ?)",
             NULL, err, "tiiitttttt", c->name, version, now, now, c->description,
-            registry_actor(actor), c->source, run_id, c->run_link != NULL ? c->run_link : "",
+            c->user_id != NULL ? c->user_id : registry_actor(actor), c->source, run_id, c->run_link != NULL ? c->run_link : "",
             c->signature);
     for (size_t i = 0; rc == KEEL_OK && i < c->n_tags; i++)
         rc = put_version_tag(s, c->name, version, c->tags[i].key, c->tags[i].value, err);
