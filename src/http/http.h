@@ -38,13 +38,21 @@ typedef struct keel_http_req {
     void *conn;                /* struct MHD_Connection, for the helpers below */
 } keel_http_req;
 
+#define KEEL_HTTP_MAX_HEADERS 4
+
 typedef struct keel_http_resp {
     int status;
     const char *content_type;  /* default application/json */
     keel_buf body;
     int file_fd;               /* >= 0: send this file instead of body (closed after) */
     int64_t file_size;
+    const char *headers[KEEL_HTTP_MAX_HEADERS][2];  /* extra (name, value), borrowed */
+    int n_headers;
 } keel_http_resp;
+
+/* Adds a response header (name and value must live until the response is
+ * sent: string literals or request-arena memory). Ignored past the limit. */
+void keel_http_header_add(keel_http_resp *resp, const char *name, const char *value);
 
 /* A route's upload callbacks stream a request body instead of buffering it.
  * begin runs before the first byte (it may fill resp and fail, e.g. 404),

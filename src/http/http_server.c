@@ -79,6 +79,15 @@ static const keel_http_route *match_route(const keel_http_config *cfg, const cha
     return NULL;
 }
 
+void keel_http_header_add(keel_http_resp *resp, const char *name, const char *value)
+{
+    if (resp->n_headers >= KEEL_HTTP_MAX_HEADERS)
+        return;
+    resp->headers[resp->n_headers][0] = name;
+    resp->headers[resp->n_headers][1] = value;
+    resp->n_headers++;
+}
+
 void keel_http_json(keel_http_resp *resp, int status, json_t *body)
 {
     resp->status = status;
@@ -212,6 +221,8 @@ static enum MHD_Result send_response(struct request *rq, struct MHD_Connection *
     MHD_add_response_header(r, "Content-Type",
                             resp->content_type != NULL ? resp->content_type : "application/json");
     MHD_add_response_header(r, "X-Request-Id", rq->request_id);
+    for (int i = 0; i < resp->n_headers; i++)
+        MHD_add_response_header(r, resp->headers[i][0], resp->headers[i][1]);
     MHD_add_response_header(r, "Server", "keel/" KEEL_VERSION);
     rq->status_sent = resp->status;
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);

@@ -1,0 +1,333 @@
+/*
+ * cmd_serve.c — `keel serve` (the model server) and `keel predict` (batch
+ * scoring of a CSV file through the same runtime and encoders).
+ */
+#include "cli.h"
+
+#include "serve/serve.h"
+
+#include <keel/buf.h>
+#include <keel/util.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SHUTDOWN_GRACE_MS 10000
+
+/* The name a slot answers to: NAME of NAME@ALIAS or models:/NAME/…, or a
+ * path's base name without ".json". */
+static char *slot_name(const char *ref)
+{
+    const char *start = strncmp(ref, "models:/", 8) == 0 ? ref + 8 : ref;
+    if (keel_path_exists(ref)) {
+        const char *slash = strrchr(ref, '/');
+        start = slash != NULL && slash[1] != '\0' ? slash + 1 : ref;
+    }
+    size_t n = strcspn(start, "@/");
+    if (n > 5 && strncmp(start + n - 5, ".json", 5) == 0)
+        n -= 5;
+    return strndup(start, n);
+}
+
+static int open_slot(struct cli_ctx *ctx, keel_workspace *ws, const char *ref, model_slot *slot)
+{
+    memset(slot, 0, sizeof *slot);
+    pthread_mutex_init(&slot->lock, NULL);
+    slot->ref = strdup(ref);
+    slot->name = slot_name(ref);
+    slot->follows_alias = !keel_path_exists(ref) && strchr(ref, '@') != NULL;
+    return served_model_load(ws, ref, &slot->current, &ctx->err);
+}
+
+static void close_slot(model_slot *slot)
+{
+    served_model_release(slot->current);
+    served_model_release(slot->canary);
+    served_model_release(slot->shadow);
+    pthread_mutex_destroy(&slot->lock);
+    free(slot->name);
+    free(slot->ref);
+    free(slot->canary_ref);
+    free(slot->shadow_ref);
+}
+
+static int parse_int_opt(struct cli_ctx *ctx, const char *name, long long lo, long long hi,
+                         long long *out)
+{
+    const char *text = cli_opt(ctx, name);
+    if (text == NULL)
+        return KEEL_OK;
+    char what[40];
+    snprintf(what, sizeof what, "--%s", name);
+    if (cli_parse_int64(ctx, what, text, out) != KEEL_OK || *out < lo || *out > hi)
+        return keel_errf(&ctx->err, KEEL_EINVAL, "%s must be a number from %lld to %lld", what,
+                         lo, hi);
+    return KEEL_OK;
+}
+
+static int cmd_serve(struct cli_ctx *ctx)
+{
+    long long port = 8080, threads = 0, poll_ms = 1000, in_flight = 1024;
+    double sample = 1.0;
+    if (parse_int_opt(ctx, "port", 0, 65535, &port) != KEEL_OK ||
+        parse_int_opt(ctx, "threads", 0, 256, &threads) != KEEL_OK ||
+        parse_int_opt(ctx, "poll-ms", 50, 3600000, &poll_ms) != KEEL_OK ||
+        parse_int_opt(ctx, "max-in-flight", 1, 1000000, &in_flight) != KEEL_OK)
+        return cli_usage_error(ctx, "%s", ctx->err.msg);
+    if (cli_opt(ctx, "log-sample") != NULL &&
+        (cli_parse_double(ctx, "--log-sample", cli_opt(ctx, "log-sample"), &sample) != KEEL_OK ||
+         !(sample >= 0 && sample <= 1)))
+        return cli_usage_error(ctx, "--log-sample must be a number from 0 to 1");
+
+    keel_workspace *ws = NULL;
+    keel_err ws_err;
+    bool have_ws = keel_workspace_open(&ws, &ws_err) == KEEL_OK;
+    serve_app app;
+    memset(&app, 0, sizeof app);
+    app.ws = ws;
+    app.max_in_flight = (int)in_flight;
+    app.poll_ms = (int)poll_ms;
+    app.started_ms = keel_now_ms();
+    app.n_slots = (size_t)ctx->n_args;
+    app.slots = calloc(app.n_slots, sizeof *app.slots);
+    int rc = app.slots != NULL ? KEEL_OK : keel_errf(&ctx->err, KEEL_ENOMEM, "out of memory");
+    size_t opened = 0;
+    for (; rc == KEEL_OK && opened < app.n_slots; opened++) {
+        const char *ref = ctx->args[opened];
+        if (!have_ws && !keel_path_exists(ref)) {
+            ctx->err = ws_err;
+            rc = ws_err.code;
+            break;
+        }
+        rc = open_slot(ctx, ws, ref, &app.slots[opened]);
+    }
+    /* --canary REF:PERCENT and --shadow REF apply to the first model. */
+    const char *canary = cli_opt(ctx, "canary");
+    if (rc == KEEL_OK && canary != NULL) {
+        const char *colon = strrchr(canary, ':');
+        long long pct = -1;
+        if (colon != NULL)
+            pct = strtoll(colon + 1, NULL, 10);
+        if (colon == NULL || pct < 1 || pct > 99)
+            rc = keel_errf(&ctx->err, KEEL_EINVAL, "--canary is REF:PERCENT with 1-99 percent");
+        else {
+            app.slots[0].canary_ref = strndup(canary, (size_t)(colon - canary));
+            app.slots[0].canary_percent = (int)pct;
+            rc = served_model_load(ws, app.slots[0].canary_ref, &app.slots[0].canary, &ctx->err);
+        }
+    }
+    if (rc == KEEL_OK && cli_opt(ctx, "shadow") != NULL) {
+        app.slots[0].shadow_ref = strdup(cli_opt(ctx, "shadow"));
+        rc = served_model_load(ws, app.slots[0].shadow_ref, &app.slots[0].shadow, &ctx->err);
+    }
+    if (rc == KEEL_OK && sample > 0) {
+        char dir[PATH_MAX + 32];
+        const char *log_dir = cli_opt(ctx, "log-dir");
+        if (log_dir == NULL && have_ws)
+            snprintf(dir, sizeof dir, "%s/predictions", ws->home);
+        else
+            snprintf(dir, sizeof dir, "%s", log_dir != NULL ? log_dir : "predictions");
+        rc = prediction_log_open(dir, 65536, sample, &app.log, &ctx->err);
+    }
+    FILE *access_log = NULL;
+    const char *log_opt = cli_opt(ctx, "access-log");
+    if (rc == KEEL_OK && log_opt != NULL && strcmp(log_opt, "off") != 0) {
+        access_log = strcmp(log_opt, "-") == 0 ? stderr : fopen(log_opt, "a");
+        if (access_log == NULL)
+            rc = keel_errf(&ctx->err, KEEL_EIO, "--access-log %s: %s", log_opt, strerror(errno));
+    }
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    keel_http_server *srv = NULL;
+    if (rc == KEEL_OK && have_ws)
+        rc = serve_watch_start(&app, &ctx->err);
+    if (rc == KEEL_OK) {
+        keel_http_config cfg = {
+            .host = cli_opt(ctx, "host") != NULL ? cli_opt(ctx, "host") : "127.0.0.1",
+            .port = (int)port,
+            .threads = (int)threads,
+            .routes = serve_routes,
+            .n_routes = serve_n_routes,
+            .not_found = serve_not_found,
+            .too_large = serve_too_large,
+            .app = &app,
+            .access_log = access_log,
+        };
+        rc = keel_http_start(&cfg, &srv, &ctx->err);
+        if (rc == KEEL_OK) {
+            fprintf(stderr, "keel serve listening on http://%s:%d\n", cfg.host,
+                    keel_http_port(srv));
+            for (size_t i = 0; i < app.n_slots; i++)
+                fprintf(stderr, "  %s: version %s (%s)%s\n", app.slots[i].name,
+                        app.slots[i].current->version_text, app.slots[i].ref,
+                        app.slots[i].follows_alias ? ", follows the alias" : "");
+            int sig = 0;
+            sigwait(&stop_signals, &sig);
+            fprintf(stderr, "keel serve: stopping\n");
+            keel_http_stop(srv, SHUTDOWN_GRACE_MS);
+        }
+    }
+    serve_watch_stop(&app);
+    prediction_log_close(app.log);
+    for (size_t i = 0; i < opened && app.slots != NULL; i++)
+        close_slot(&app.slots[i]);
+    free(app.slots);
+    if (access_log != NULL && access_log != stderr)
+        fclose(access_log);
+    keel_workspace_close(ws);
+    if (rc != KEEL_OK)
+        return cli_fail(ctx);
+    fprintf(stderr, "keel serve: stopped\n");
+    return CLI_EXIT_OK;
+}
+
+/* ---- batch scoring ---- */
+
+typedef struct score_job {
+    const served_model *m;
+    const float *x;
+    size_t n;
+    float *out;
+} score_job;
+
+static void *score_part(void *arg)
+{
+    score_job *j = arg;
+    keel_model_predict(j->m->runtime, j->x, j->n, false, j->out);
+    return NULL;
+}
+
+static int write_predictions(struct cli_ctx *ctx, const char *path, const served_model *m,
+                             const float *out, size_t n, size_t k)
+{
+    keel_buf b;
+    keel_buf_init(&b, (size_t)1 << 40);
+    bool binary = strcmp(m->task, "binary") == 0 && m->classes != NULL;
+    bool multi = strcmp(m->task, "multiclass") == 0 && m->classes != NULL;
+    keel_buf_puts(&b, "row");
+    if (binary) {
+        keel_buf_puts(&b, ",probability,label\n");
+    } else if (multi) {
+        for (size_t c = 0; c < k; c++)
+            keel_buf_printf(&b, ",p_%s", json_string_value(json_array_get(m->classes, c)));
+        keel_buf_puts(&b, ",label\n");
+    } else {
+        keel_buf_puts(&b, ",prediction\n");
+    }
+    int rc = KEEL_OK;
+    for (size_t i = 0; rc == KEEL_OK && i < n; i++) {
+        keel_buf_printf(&b, "%zu", i);
+        if (binary) {
+            keel_buf_printf(&b, ",%.9g,%s\n", (double)out[i],
+                            json_string_value(json_array_get(m->classes, out[i] >= 0.5f ? 1 : 0)));
+        } else if (multi) {
+            size_t best = 0;
+            for (size_t c = 0; c < k; c++) {
+                keel_buf_printf(&b, ",%.9g", (double)out[i * k + c]);
+                if (out[i * k + c] > out[i * k + best])
+                    best = c;
+            }
+            keel_buf_printf(&b, ",%s\n", json_string_value(json_array_get(m->classes, best)));
+        } else {
+            for (size_t c = 0; c < k; c++)
+                keel_buf_printf(&b, ",%.9g", (double)out[i * k + c]);
+            rc = keel_buf_puts(&b, "\n");
+        }
+    }
+    if (rc == KEEL_OK)
+        rc = keel_write_file_atomic(path, b.data, b.len, &ctx->err);
+    else
+        keel_errf(&ctx->err, rc, "predictions too large");
+    keel_buf_free(&b);
+    return rc;
+}
+
+static int cmd_predict(struct cli_ctx *ctx)
+{
+    const char *data = cli_opt(ctx, "data"), *out_path = cli_opt(ctx, "out");
+    if (data == NULL || out_path == NULL)
+        return cli_usage_error(ctx, "--data FILE and --out FILE are required");
+    keel_workspace *ws = NULL;
+    keel_err ws_err;
+    bool have_ws = keel_workspace_open(&ws, &ws_err) == KEEL_OK;
+    served_model *m = NULL;
+    keel_frame *f = NULL;
+    float *x = NULL, *out = NULL;
+    int rc = have_ws || keel_path_exists(ctx->args[0])
+                 ? served_model_load(ws, ctx->args[0], &m, &ctx->err)
+                 : (ctx->err = ws_err, ws_err.code);
+    if (rc == KEEL_OK && m->enc == NULL)
+        rc = keel_errf(&ctx->err, KEEL_EINVAL, "batch scoring needs a keel bundle (column names "
+                       "and encoders), not a bare model file");
+    if (rc == KEEL_OK)
+        rc = keel_csv_read(data, NULL, &f, &ctx->err);
+    size_t n = rc == KEEL_OK ? f->n_rows : 0, w = m != NULL && m->enc != NULL ? m->enc->n_features : 0;
+    size_t k = m != NULL ? keel_model_num_outputs(m->runtime) : 1;
+    if (rc == KEEL_OK) {
+        x = malloc((n * w + 1) * sizeof *x);
+        out = malloc((n * k + 1) * sizeof *out);
+        if (x == NULL || out == NULL)
+            rc = keel_errf(&ctx->err, KEEL_ENOMEM, "out of memory for %zu rows", n);
+    }
+    if (rc == KEEL_OK)
+        rc = keel_encoder_transform(m->enc, f, NULL, n, x, NULL, &ctx->err);
+    if (rc == KEEL_OK) {
+        /* Both cores: the first half on a second thread. */
+        size_t half = n / 2;
+        score_job a = { m, x, half, out }, b = { m, x + half * w, n - half, out + half * k };
+        pthread_t t;
+        bool threaded = half > 0 && pthread_create(&t, NULL, score_part, &a) == 0;
+        if (!threaded)
+            score_part(&a);
+        score_part(&b);
+        if (threaded)
+            pthread_join(t, NULL);
+        rc = write_predictions(ctx, out_path, m, out, n, k);
+    }
+    if (rc == KEEL_OK && !ctx->json)
+        printf("Scored %zu rows with %s version %s into %s\n", n, m->name, m->version_text,
+               out_path);
+    free(x);
+    free(out);
+    keel_frame_destroy(f);
+    served_model_release(m);
+    keel_workspace_close(ws);
+    return rc == KEEL_OK ? CLI_EXIT_OK : cli_fail(ctx);
+}
+
+static const struct cli_opt serve_opts[] = {
+    { "host", CLI_VALUE, "ADDR", "IPv4 address to listen on (127.0.0.1)" },
+    { "port", CLI_VALUE, "PORT", "port (8080; 0 picks a free one)" },
+    { "threads", CLI_VALUE, "N", "worker threads (number of cores)" },
+    { "canary", CLI_VALUE, "REF:PERCENT", "send PERCENT of requests to another version" },
+    { "shadow", CLI_VALUE, "REF", "copy requests to another version; its answers are only logged" },
+    { "poll-ms", CLI_VALUE, "MS", "how often to check whether an alias moved (1000)" },
+    { "log-sample", CLI_VALUE, "FRACTION", "share of requests in the prediction log (1; 0 = off)" },
+    { "log-dir", CLI_VALUE, "DIR", "prediction log directory (.keel/predictions)" },
+    { "max-in-flight", CLI_VALUE, "N", "requests handled at once before 429 (1024)" },
+    { "access-log", CLI_VALUE, "FILE|-|off", "access log (off)" },
+    { NULL },
+};
+
+static const struct cli_opt predict_opts[] = {
+    { "data", CLI_VALUE, "FILE", "CSV to score" },
+    { "out", CLI_VALUE, "FILE", "where to write the predictions (CSV)" },
+    { NULL },
+};
+
+const struct cli_cmd cli_serve_cmds[] = {
+    { NULL, "serve", "MODEL…", 1, 16, serve_opts, cmd_serve,
+      "serve models (NAME@ALIAS, models:/NAME/V, a bundle dir or model.json) over OIP v2 and "
+      "/invocations", false, true },
+    { NULL, "predict", "MODEL", 1, 1, predict_opts, cmd_predict,
+      "score a CSV file with a model, on both cores", false, true },
+    { NULL },
+};

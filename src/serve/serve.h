@@ -1,0 +1,134 @@
+/*
+ * serve.h — keel's model server: served models (reference-counted, swapped
+ * atomically on hot reload), request decoding into feature matrices, the
+ * prediction log and the metrics. Internal to src/serve/ and the CLI.
+ */
+#ifndef KEEL_SERVE_H
+#define KEEL_SERVE_H
+
+#include "http/http.h"
+
+#include <keel/data.h>
+#include <keel/encode.h>
+#include <keel/model.h>
+#include <keel/workspace.h>
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SERVE_MAX_ROWS 10000
+#define SERVE_MAX_BODY (16u << 20)
+#define SERVE_LATENCY_BUCKETS 12
+
+/* One loaded model version; immutable once loaded, freed by its last user. */
+typedef struct served_model {
+    atomic_int refs;
+    char *name;
+    int64_t version;              /* 0 for a model loaded from a path */
+    char version_text[32];
+    keel_model *runtime;
+    keel_encoder *enc;            /* NULL: a bare XGBoost model (raw feature vectors) */
+    json_t *manifest;             /* NULL for a bare model */
+    const char *task;             /* "binary", "multiclass", "regression" or "unknown" */
+    json_t *classes;              /* classification: the labels, borrowed from manifest */
+    enum keel_col_type *input_types;  /* per encoder column */
+} served_model;
+
+/* Loads ref: "NAME@ALIAS", "models:/NAME/VERSION", "models:/NAME@ALIAS", a
+ * bundle directory (keel.json + model.json) or an XGBoost model.json file.
+ * *out has one reference. */
+int served_model_load(keel_workspace *ws, const char *ref, served_model **out, keel_err *err);
+void served_model_release(served_model *m);
+
+/* A name the server answers to, with the model behind it now. */
+typedef struct model_slot {
+    char *name;                   /* route name */
+    char *ref;                    /* what to load */
+    bool follows_alias;           /* reload when the alias moves */
+    pthread_mutex_t lock;
+    served_model *current;
+    served_model *canary;         /* gets canary_percent of requests */
+    char *canary_ref;
+    int canary_percent;
+    served_model *shadow;         /* sees copies; answers only logged */
+    char *shadow_ref;
+    atomic_uint_fast64_t counter;
+    /* metrics */
+    atomic_uint_fast64_t ok, client_errors, server_errors;
+    atomic_uint_fast64_t latency_buckets[SERVE_LATENCY_BUCKETS + 1];
+    atomic_uint_fast64_t latency_sum_us;
+    atomic_uint_fast64_t reloads, reload_failures;
+} model_slot;
+
+/* Takes a reference to the slot's current model (or its canary, for that
+ * share of requests): release it when done. role says which. */
+served_model *slot_acquire(model_slot *slot, const char **role);
+served_model *slot_acquire_shadow(model_slot *slot);
+
+/* ---- prediction log ---- */
+
+typedef struct prediction_log prediction_log;
+
+/* Appends JSON lines to dir/<model>.jsonl from a writer thread; at most
+ * capacity records wait, more are dropped and counted. sample in (0, 1]. */
+int prediction_log_open(const char *dir, size_t capacity, double sample, prediction_log **out,
+                        keel_err *err);
+/* Takes the line (heap string) unless it is dropped (then it is freed). */
+void prediction_log_push(prediction_log *log, const char *model, char *line);
+bool prediction_log_sampled(prediction_log *log);
+uint64_t prediction_log_dropped(const prediction_log *log);
+uint64_t prediction_log_written(const prediction_log *log);
+void prediction_log_close(prediction_log *log);
+
+/* ---- the server ---- */
+
+typedef struct serve_app {
+    keel_workspace *ws;           /* for loading; used by the reload thread only */
+    char store_uri[4096];
+    model_slot *slots;
+    size_t n_slots;
+    prediction_log *log;
+    int max_in_flight;
+    atomic_int in_flight;
+    atomic_uint_fast64_t rejected_busy;
+    int poll_ms;
+    pthread_t watcher;
+    bool watching;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    bool stopping;
+    int64_t started_ms;
+} serve_app;
+
+/* Decoded request rows as the model's feature matrix. */
+typedef struct feature_rows {
+    float *x;                     /* n x width, arena */
+    size_t n;
+    size_t width;
+    json_t *records;              /* what the request sent, for the log (borrowed) */
+    size_t unseen, bad;
+} feature_rows;
+
+/* MLflow scoring bodies: dataframe_split, dataframe_records, instances,
+ * inputs (JSON), or CSV text when csv is true. Errors name the column/row. */
+int decode_invocations(const served_model *m, const char *body, size_t len, bool csv,
+                       keel_arena *a, feature_rows *out, json_t **out_doc, keel_err *err);
+/* OIP v2 infer request body. */
+int decode_oip(const served_model *m, const char *body, size_t len, keel_arena *a,
+               feature_rows *out, json_t **out_doc, keel_err *err);
+
+/* Routes and handlers (serve_http.c). */
+extern const keel_http_route serve_routes[];
+extern const size_t serve_n_routes;
+int serve_not_found(keel_http_req *req, keel_http_resp *resp);
+void serve_too_large(keel_http_req *req, keel_http_resp *resp, size_t limit);
+
+/* Starts the thread that reloads alias-following slots every poll_ms. */
+int serve_watch_start(serve_app *app, keel_err *err);
+void serve_watch_stop(serve_app *app);
+
+#endif
