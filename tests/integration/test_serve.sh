@@ -78,7 +78,7 @@ import csv, json
 from sklearn.metrics import roc_auc_score
 y = [1 if r["income"] == ">50K" else 0 for r in csv.DictReader(open("sample.csv"))]
 p = [float(r["probability"]) for r in csv.DictReader(open("batch.csv"))]
-auc = json.load(open(__import__("os").environ["WORK"] + "/.out"))["auc"]
+auc = json.load(open(".out"))["auc"]
 assert abs(roc_auc_score(y, p) - auc) < 1e-6, (roc_auc_score(y, p), auc)
 PY
 
