@@ -356,9 +356,11 @@ static int oip_tensor(decoder *d, const json_t *t, const char **name, size_t *ro
     if (got != total)
         return keel_errf(d->err, KEEL_EINVAL, "input '%s': shape says %zu values, data has %zu",
                          what, total, got);
+    /* null is accepted as a missing value (OIP has no other way to say it). */
     for (size_t i = 0; i < total; i++) {
-        bool ok = *text ? json_is_string((*values)[i])
-                        : json_is_number((*values)[i]) || json_is_boolean((*values)[i]);
+        bool ok = json_is_null((*values)[i]) ||
+                  (*text ? json_is_string((*values)[i])
+                         : json_is_number((*values)[i]) || json_is_boolean((*values)[i]));
         if (!ok)
             return keel_errf(d->err, KEEL_EINVAL, "input '%s': value %zu is not %s", what, i,
                              *text ? "a string (BYTES)" : "a number");
@@ -400,7 +402,8 @@ int decode_oip(const served_model *m, const char *body, size_t len, keel_arena *
                                  width_of(m));
             rc = alloc_rows(&d, rows);
             for (size_t i = 0; rc == KEEL_OK && i < rows * cols; i++) {
-                double x = json_is_true(values[i]) ? 1 : json_number_value(values[i]);
+                double x = json_is_null(values[i]) ? NAN
+                           : json_is_true(values[i]) ? 1 : json_number_value(values[i]);
                 out->x[i] = (float)x;
             }
             return rc;
