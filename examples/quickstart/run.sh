@@ -92,6 +92,36 @@ step "The trained model's run: lineage (dataset version, git commit), metrics, b
 "$KEEL" artifacts ls "$best" model
 echo "re-scoring the bundle on the test rows:"
 "$KEEL" evaluate "$best" --data adult_test.csv
+step "Registry: register the model, check the gates, promote it to @production"
+cp "$ROOT/examples/quickstart/gates.yaml" .
+"$KEEL" models register adult-income --run "$best"
+"$KEEL" ci check --policy gates.yaml adult-income 1
+"$KEEL" models promote adult-income 1 --policy gates.yaml
+"$KEEL" models lineage adult-income 1
+
+step "keel serve adult-income@production: raw records in, probabilities out"
+"$KEEL" serve adult-income@production --port 0 2>"$WORK/serve.log" &
+serving=$!
+trap 'kill $serving 2>/dev/null' EXIT
+until grep -q "listening on" "$WORK/serve.log"; do sleep 0.05; done
+serve_base=$(sed -n 's|.*listening on \(http://[0-9.:]*\).*|\1|p' "$WORK/serve.log")
+echo "POST $serve_base/invocations (MLflow scoring protocol)"
+curl -s -D headers.txt "$serve_base/invocations" -H 'Content-Type: application/json' -d '{"dataframe_records": [
+  {"age": 52, "workclass": "Self-emp-inc", "fnlwgt": 287927, "education": "HS-grad", "education_num": 9,
+   "marital_status": "Married-civ-spouse", "occupation": "Exec-managerial", "relationship": "Wife",
+   "race": "White", "sex": "Female", "capital_gain": 15024, "capital_loss": 0, "hours_per_week": 40,
+   "native_country": "United-States"},
+  {"age": 22, "workclass": "Private", "fnlwgt": 201490, "education": "HS-grad", "education_num": 9,
+   "marital_status": "Never-married", "occupation": "Adm-clerical", "relationship": "Own-child",
+   "race": "White", "sex": "Male", "capital_gain": 0, "capital_loss": 0, "hours_per_week": 20,
+   "native_country": "United-States"}]}'
+echo
+grep -i "x-model-version" headers.txt
+echo "GET $serve_base/v2/models/adult-income (Open Inference Protocol v2 metadata, first input)"
+curl -s "$serve_base/v2/models/adult-income" | python3 -c 'import json,sys; m=json.load(sys.stdin); print(" ", m["name"], "version", m["versions"][0], "inputs:", len(m["inputs"]), "first:", m["inputs"][0])'
+kill -TERM $serving && wait $serving 2>/dev/null || true
+trap - EXIT
+
 step "keel server: the same store over MLflow's REST API"
 "$KEEL" server --port 0 --access-log off 2>"$WORK/server.log" &
 server=$!
