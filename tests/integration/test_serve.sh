@@ -149,6 +149,46 @@ lines = [json.loads(l) for l in open('$log')]
 assert all({'request_id', 'version', 'inputs', 'outputs'} <= set(l) for l in lines)
 assert {l['version'] for l in lines} == {'1', '2'}" && ok || fail "prediction log content"
 
+# Several models in one server, a canary taking half the traffic, a shadow.
+"$KEEL" artifacts get "$(run_of v1.json)" model --out bundle1 >/dev/null
+"$KEEL" models alias set adult candidate 1 >/dev/null
+"$KEEL" serve adult@production bundle1 --port 0 --canary adult@candidate:50 \
+  --shadow models:/adult/1 --log-dir shadowlog 2>"$WORK/serve2.log" &
+SERVE_PID=$!
+for _ in $(seq 1 200); do grep -q "listening on" "$WORK/serve2.log" && break; sleep 0.05; done
+BASE=$(sed -n 's|.*listening on \(http://[0-9.:]*\).*|\1|p' "$WORK/serve2.log")
+python3 - "$BASE" <<'PY' && ok || fail "canary split / second model"
+import json, sys, urllib.request
+base = sys.argv[1]
+rec = {"age": 39, "workclass": "State-gov", "fnlwgt": 77516, "education": "Bachelors", "education_num": 13,
+       "marital_status": "Never-married", "occupation": "Adm-clerical", "relationship": "Not-in-family",
+       "race": "White", "sex": "Male", "capital_gain": 2174, "capital_loss": 0, "hours_per_week": 40,
+       "native_country": "United-States"}
+seen = {}
+for _ in range(100):
+    req = urllib.request.Request(base + "/invocations", data=json.dumps({"dataframe_records": [rec]}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        v = r.headers["X-Model-Version"]; seen[v] = seen.get(v, 0) + 1
+assert seen == {"adult/1": 50, "adult/2": 50}, seen
+inputs = [{"name": k, "shape": [1], "datatype": "BYTES" if isinstance(v, str) else "INT64", "data": [v]}
+          for k, v in rec.items()]
+req = urllib.request.Request(base + "/v2/models/bundle1/infer", data=json.dumps({"inputs": inputs}).encode(),
+                             headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(req) as r:
+    out = json.loads(r.read())
+assert out["model_name"] == "bundle1" and len(out["outputs"][0]["data"]) == 1, out
+PY
+curl -s "$BASE/metrics" > metrics2.txt
+expect_contains metrics2.txt 'role="canary"'
+expect_contains metrics2.txt 'role="shadow"'
+kill -TERM $SERVE_PID; wait $SERVE_PID 2>/dev/null
+python3 -c "
+import json
+roles = [json.loads(l)['role'] for l in open('shadowlog/adult.jsonl')]
+assert roles.count('shadow') == 100 and roles.count('canary') == 50, {r: roles.count(r) for r in set(roles)}" \
+  && ok || fail "shadow and canary in the prediction log"
+
 # A model that cannot load is refused at start with a clear error.
 echo '{"learner": {}}' > broken.json
 expect_exit 1 -- "$KEEL" serve broken.json --port 0
