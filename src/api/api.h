@@ -70,6 +70,33 @@ int api_get_int64(keel_http_resp *resp, const json_t *msg, const char *field, bo
 int api_get_experiment_id(keel_http_resp *resp, const json_t *msg, const char *field,
                           int64_t *out);
 
+/* The start every REST handler shares: the request message in `msg`, the
+ * thread's store in `s`, an error `err` and a result `rc`; returns early
+ * (with the response already set) when either cannot be had. */
+#define API_HANDLER_START                                   \
+    json_t *msg = api_request_message(req, resp);           \
+    if (msg == NULL)                                        \
+        return KEEL_EINVAL;                                 \
+    keel_store *s = api_store(req, resp);                   \
+    if (s == NULL) {                                        \
+        json_decref(msg);                                   \
+        return KEEL_ESTORE;                                 \
+    }                                                       \
+    keel_err err = { 0 };                                   \
+    int rc = KEEL_OK
+
+/* The end: frees msg; on success answers 200 with body (taken), else the
+ * error (unless a field check already answered). */
+int api_finish(keel_http_resp *resp, json_t *msg, int rc, keel_err *err, json_t *body);
+
+/* A repeated string field: a JSON list in a body; from a query string a name
+ * given once arrives as one string. Arena array of borrowed strings. */
+int api_string_list(keel_http_req *req, keel_http_resp *resp, const json_t *msg,
+                    const char *field, const char ***out, size_t *out_n);
+
+/* {field: items, "next_page_token": next (when not NULL)}; takes items. */
+json_t *api_page(const char *field, json_t *items, const char *next_page_token);
+
 /* Runs fn inside one write transaction (holding the process's write lock),
  * turning a failure into an error response. */
 int api_write_begin(keel_store *s, keel_http_resp *resp);

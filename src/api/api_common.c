@@ -294,3 +294,54 @@ int api_write_end(keel_store *s, keel_http_resp *resp, int rc, keel_err *err)
         return api_error(resp, cerr.code, cerr.msg);
     return KEEL_OK;
 }
+
+int api_finish(keel_http_resp *resp, json_t *msg, int rc, keel_err *err, json_t *body)
+{
+    json_decref(msg);
+    if (rc != KEEL_OK) {
+        json_decref(body);
+        if (resp->status == 200)
+            api_error(resp, rc, err->msg);
+        return rc;
+    }
+    return api_ok(resp, body);
+}
+
+int api_string_list(keel_http_req *req, keel_http_resp *resp, const json_t *msg,
+                    const char *field, const char ***out, size_t *out_n)
+{
+    const json_t *v = json_object_get(msg, field);
+    *out = NULL;
+    *out_n = 0;
+    if (v == NULL || json_is_null(v))
+        return KEEL_OK;
+    if (!json_is_array(v) && strcmp(req->method, "GET") != 0) {
+        char text[128];
+        snprintf(text, sizeof text, "field '%s' must be a list", field);
+        return api_error(resp, KEEL_EINVAL, text);
+    }
+    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    const char **items = keel_arena_alloc(req->arena, (n + 1) * sizeof *items);
+    for (size_t i = 0; items != NULL && i < n; i++) {
+        const json_t *item = json_is_array(v) ? json_array_get(v, i) : v;
+        if (!json_is_string(item) && !json_is_integer(item)) {
+            char text[128];
+            snprintf(text, sizeof text, "field '%s' must be a list of strings", field);
+            return api_error(resp, KEEL_EINVAL, text);
+        }
+        items[i] = json_is_string(item)
+                       ? json_string_value(item)
+                       : keel_arena_sprintf(req->arena, "%lld", (long long)json_integer_value(item));
+    }
+    *out = items;
+    *out_n = n;
+    return KEEL_OK;
+}
+
+json_t *api_page(const char *field, json_t *items, const char *next_page_token)
+{
+    json_t *body = json_pack("{s:o}", field, items);
+    if (next_page_token != NULL)
+        json_object_set_new(body, "next_page_token", json_string(next_page_token));
+    return body;
+}

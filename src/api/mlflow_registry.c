@@ -14,34 +14,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HANDLER_START                                       \
-    json_t *msg = api_request_message(req, resp);           \
-    if (msg == NULL)                                        \
-        return KEEL_EINVAL;                                 \
-    keel_store *s = api_store(req, resp);                   \
-    if (s == NULL) {                                        \
-        json_decref(msg);                                   \
-        return KEEL_ESTORE;                                 \
-    }                                                       \
-    keel_err err = { 0 };                                   \
-    int rc = KEEL_OK
-
 static const char *actor_of(keel_http_req *req)
 {
     const char *who = keel_http_header(req, "X-Keel-Actor");
     return who != NULL && who[0] != '\0' && strlen(who) < 128 ? who : "api";
-}
-
-static int done(keel_http_resp *resp, json_t *msg, int rc, keel_err *err, json_t *body)
-{
-    json_decref(msg);
-    if (rc != KEEL_OK) {
-        json_decref(body);
-        if (resp->status == 200)
-            api_error(resp, rc, err->msg);
-        return rc;
-    }
-    return api_ok(resp, body);
 }
 
 static json_t *model_body(keel_store *s, keel_http_req *req, const char *name, int *rc,
@@ -73,7 +49,7 @@ static int name_and_version(keel_http_resp *resp, const json_t *msg, const char 
 
 int mlflow_models_create(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL, *description = NULL;
     keel_kv *tags = NULL;
     size_t n_tags = 0;
@@ -87,23 +63,23 @@ int mlflow_models_create(keel_http_req *req, keel_http_resp *resp)
         rc = keel_model_create(s, name, description, tags, n_tags, actor_of(req), &err);
     if (rc == KEEL_OK)
         body = model_body(s, req, name, &rc, &err);
-    return done(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_models_get(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL;
     json_t *body = NULL;
     rc = api_get_string(resp, msg, "name", true, &name);
     if (rc == KEEL_OK)
         body = model_body(s, req, name, &rc, &err);
-    return done(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_models_rename(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL, *new_name = NULL;
     json_t *body = NULL;
     rc = api_get_string(resp, msg, "name", true, &name);
@@ -113,12 +89,12 @@ int mlflow_models_rename(keel_http_req *req, keel_http_resp *resp)
         rc = keel_model_rename(s, name, new_name, actor_of(req), &err);
     if (rc == KEEL_OK)
         body = model_body(s, req, new_name, &rc, &err);
-    return done(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_models_update(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL, *description = NULL;
     json_t *body = NULL;
     rc = api_get_string(resp, msg, "name", true, &name);
@@ -129,47 +105,22 @@ int mlflow_models_update(keel_http_req *req, keel_http_resp *resp)
                                &err);
     if (rc == KEEL_OK)
         body = model_body(s, req, name, &rc, &err);
-    return done(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_models_delete(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL;
     rc = api_get_string(resp, msg, "name", true, &name);
     if (rc == KEEL_OK)
         rc = keel_model_delete(s, name, actor_of(req), &err);
-    return done(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
-}
-
-/* Repeated string fields: a list in a body, one or more query values. */
-static int string_list(keel_http_resp *resp, const json_t *msg, const char *field,
-                       keel_arena *a, const char ***out, size_t *out_n)
-{
-    const json_t *v = json_object_get(msg, field);
-    *out = NULL;
-    *out_n = 0;
-    if (v == NULL || json_is_null(v))
-        return KEEL_OK;
-    size_t n = json_is_array(v) ? json_array_size(v) : 1;
-    const char **items = keel_arena_alloc(a, (n + 1) * sizeof *items);
-    for (size_t i = 0; items != NULL && i < n; i++) {
-        const json_t *item = json_is_array(v) ? json_array_get(v, i) : v;
-        if (!json_is_string(item)) {
-            char text[96];
-            snprintf(text, sizeof text, "field '%s' must be a list of strings", field);
-            return api_error(resp, KEEL_EINVAL, text);
-        }
-        items[i] = json_string_value(item);
-    }
-    *out = items;
-    *out_n = n;
-    return KEEL_OK;
+    return api_finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
 }
 
 int mlflow_models_search(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     keel_model_search q = { 0 };
     const char **order = NULL;
     size_t n_order = 0;
@@ -179,7 +130,7 @@ int mlflow_models_search(keel_http_req *req, keel_http_resp *resp)
     if (rc == KEEL_OK)
         rc = api_get_string(resp, msg, "page_token", false, &q.page_token);
     if (rc == KEEL_OK)
-        rc = string_list(resp, msg, "order_by", req->arena, &order, &n_order);
+        rc = api_string_list(req, resp, msg, "order_by", &order, &n_order);
     if (n_order > 0)
         q.order_by = order[0];
     keel_registered_model *list = NULL;
@@ -192,22 +143,20 @@ int mlflow_models_search(keel_http_req *req, keel_http_resp *resp)
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, keel_registered_model_to_json(&list[i]));
-        body = json_pack("{s:o}", "registered_models", arr);
-        if (next != NULL)
-            json_object_set_new(body, "next_page_token", json_string(next));
+        body = api_page("registered_models", arr, next);
     }
-    return done(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_models_latest_versions(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL;
     const char **stages = NULL;
     size_t n_stages = 0;
     rc = api_get_string(resp, msg, "name", true, &name);
     if (rc == KEEL_OK)
-        rc = string_list(resp, msg, "stages", req->arena, &stages, &n_stages);
+        rc = api_string_list(req, resp, msg, "stages", &stages, &n_stages);
     keel_model_version *list = NULL;
     size_t n = 0;
     if (rc == KEEL_OK)
@@ -219,12 +168,12 @@ int mlflow_models_latest_versions(keel_http_req *req, keel_http_resp *resp)
             json_array_append_new(arr, keel_model_version_to_json(&list[i]));
         body = json_pack("{s:o}", "model_versions", arr);
     }
-    return done(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_models_set_tag(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL, *key = NULL, *value = NULL;
     rc = api_get_string(resp, msg, "name", true, &name);
     if (rc == KEEL_OK)
@@ -233,24 +182,24 @@ int mlflow_models_set_tag(keel_http_req *req, keel_http_resp *resp)
         rc = api_get_string(resp, msg, "value", false, &value);
     if (rc == KEEL_OK)
         rc = keel_model_set_tag(s, name, key, value != NULL ? value : "", actor_of(req), &err);
-    return done(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
+    return api_finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
 }
 
 int mlflow_models_delete_tag(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL, *key = NULL;
     rc = api_get_string(resp, msg, "name", true, &name);
     if (rc == KEEL_OK)
         rc = api_get_string(resp, msg, "key", true, &key);
     if (rc == KEEL_OK)
         rc = keel_model_delete_tag(s, name, key, actor_of(req), &err);
-    return done(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
+    return api_finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
 }
 
 int mlflow_models_alias_set(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL, *alias = NULL;
     int64_t version = 0;
     rc = name_and_version(resp, msg, &name, &version);
@@ -267,24 +216,24 @@ int mlflow_models_alias_set(keel_http_req *req, keel_http_resp *resp)
                            json_pack("{s:s, s:s, s:I, s:I}", "model", name, "alias", alias,
                                      "version", (json_int_t)version, "previous_version",
                                      (json_int_t)(had ? previous.version : 0)));
-    return done(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
+    return api_finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
 }
 
 int mlflow_models_alias_delete(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL, *alias = NULL;
     rc = api_get_string(resp, msg, "name", true, &name);
     if (rc == KEEL_OK)
         rc = api_get_string(resp, msg, "alias", true, &alias);
     if (rc == KEEL_OK)
         rc = keel_model_alias_delete(s, name, alias, actor_of(req), &err);
-    return done(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
+    return api_finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
 }
 
 int mlflow_models_alias_get(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL, *alias = NULL;
     keel_model_version v;
     rc = api_get_string(resp, msg, "name", true, &name);
@@ -302,14 +251,14 @@ int mlflow_models_alias_get(keel_http_req *req, keel_http_resp *resp)
         json_decref(msg);
         return api_error(resp, KEEL_EINVAL, text);
     }
-    return done(resp, msg, rc, &err,
+    return api_finish(resp, msg, rc, &err,
                 rc == KEEL_OK ? json_pack("{s:o}", "model_version", keel_model_version_to_json(&v))
                               : NULL);
 }
 
 int mlflow_versions_create(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     keel_model_version_create c = { 0 };
     keel_kv *tags = NULL;
     int64_t version = 0;
@@ -338,24 +287,24 @@ int mlflow_versions_create(keel_http_req *req, keel_http_resp *resp)
                                json_pack("{s:s, s:I, s:s}", "model", c.name, "version",
                                          (json_int_t)version, "source", c.source));
     }
-    return done(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_versions_get(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL;
     int64_t version = 0;
     json_t *body = NULL;
     rc = name_and_version(resp, msg, &name, &version);
     if (rc == KEEL_OK)
         body = version_body(s, req, name, version, &rc, &err);
-    return done(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_versions_update(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL, *description = NULL;
     int64_t version = 0;
     json_t *body = NULL;
@@ -367,23 +316,23 @@ int mlflow_versions_update(keel_http_req *req, keel_http_resp *resp)
                                        actor_of(req), &err);
     if (rc == KEEL_OK)
         body = version_body(s, req, name, version, &rc, &err);
-    return done(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_versions_delete(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL;
     int64_t version = 0;
     rc = name_and_version(resp, msg, &name, &version);
     if (rc == KEEL_OK)
         rc = keel_model_version_delete(s, name, version, actor_of(req), &err);
-    return done(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
+    return api_finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
 }
 
 int mlflow_versions_search(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     keel_model_version_search q = { 0 };
     const char **order = NULL;
     size_t n_order = 0;
@@ -393,7 +342,7 @@ int mlflow_versions_search(keel_http_req *req, keel_http_resp *resp)
     if (rc == KEEL_OK)
         rc = api_get_string(resp, msg, "page_token", false, &q.page_token);
     if (rc == KEEL_OK)
-        rc = string_list(resp, msg, "order_by", req->arena, &order, &n_order);
+        rc = api_string_list(req, resp, msg, "order_by", &order, &n_order);
     if (n_order > 0)
         q.order_by = order[0];
     keel_model_version *list = NULL;
@@ -406,16 +355,14 @@ int mlflow_versions_search(keel_http_req *req, keel_http_resp *resp)
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, keel_model_version_to_json(&list[i]));
-        body = json_pack("{s:o}", "model_versions", arr);
-        if (next != NULL)
-            json_object_set_new(body, "next_page_token", json_string(next));
+        body = api_page("model_versions", arr, next);
     }
-    return done(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_versions_download_uri(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL;
     int64_t version = 0;
     keel_model_version v;
@@ -424,12 +371,12 @@ int mlflow_versions_download_uri(keel_http_req *req, keel_http_resp *resp)
         rc = keel_model_version_get(s, name, version, req->arena, &v, &err);
     /* The source as stored: MLflow's clients resolve runs:/ URIs themselves. */
     json_t *body = rc == KEEL_OK ? json_pack("{s:s}", "artifact_uri", v.source) : NULL;
-    return done(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_versions_transition(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL, *stage = NULL;
     int64_t version = 0;
     bool archive = false;
@@ -451,12 +398,12 @@ int mlflow_versions_transition(keel_http_req *req, keel_http_resp *resp)
         rc = keel_model_version_transition(s, name, version, stage, archive, actor_of(req), &err);
     if (rc == KEEL_OK)
         body = version_body(s, req, name, version, &rc, &err);
-    return done(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_versions_set_tag(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL, *key = NULL, *value = NULL;
     int64_t version = 0;
     rc = name_and_version(resp, msg, &name, &version);
@@ -467,12 +414,12 @@ int mlflow_versions_set_tag(keel_http_req *req, keel_http_resp *resp)
     if (rc == KEEL_OK)
         rc = keel_model_version_set_tag(s, name, version, key, value != NULL ? value : "",
                                         actor_of(req), &err);
-    return done(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
+    return api_finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
 }
 
 int mlflow_versions_delete_tag(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL, *key = NULL;
     int64_t version = 0;
     rc = name_and_version(resp, msg, &name, &version);
@@ -480,5 +427,5 @@ int mlflow_versions_delete_tag(keel_http_req *req, keel_http_resp *resp)
         rc = api_get_string(resp, msg, "key", true, &key);
     if (rc == KEEL_OK)
         rc = keel_model_version_delete_tag(s, name, version, key, actor_of(req), &err);
-    return done(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
+    return api_finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
 }

@@ -12,33 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Every handler has this shape: read the message, get the store, act,
- * answer. HANDLER_START declares msg and s and returns on failure. */
-#define HANDLER_START                                       \
-    json_t *msg = api_request_message(req, resp);           \
-    if (msg == NULL)                                        \
-        return KEEL_EINVAL;                                 \
-    keel_store *s = api_store(req, resp);                   \
-    if (s == NULL) {                                        \
-        json_decref(msg);                                   \
-        return KEEL_ESTORE;                                 \
-    }                                                       \
-    keel_err err = { 0 };                                   \
-    int rc = KEEL_OK
-
-static int finish(keel_http_resp *resp, json_t *msg, int rc, keel_err *err, json_t *body)
-{
-    json_decref(msg);
-    if (rc != KEEL_OK) {
-        json_decref(body);
-        /* A field error already answered; a library error answers here. */
-        if (resp->status == 200)
-            api_error(resp, rc, err->msg);
-        return rc;
-    }
-    return api_ok(resp, body);
-}
-
 static json_t *id_string(int64_t id)
 {
     char text[32];
@@ -50,7 +23,7 @@ static json_t *id_string(int64_t id)
 
 int mlflow_experiments_create(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL, *location = NULL;
     keel_kv *tags = NULL;
     size_t n_tags = 0;
@@ -62,21 +35,21 @@ int mlflow_experiments_create(keel_http_req *req, keel_http_resp *resp)
         rc = keel_kv_list_from_json(msg, "tags", req->arena, &tags, &n_tags, &err);
     if (rc == KEEL_OK)
         rc = keel_experiment_create(s, name, location, tags, n_tags, &id, &err);
-    return finish(resp, msg, rc, &err, rc == KEEL_OK ? json_pack("{s:o}", "experiment_id",
+    return api_finish(resp, msg, rc, &err, rc == KEEL_OK ? json_pack("{s:o}", "experiment_id",
                                                                  id_string(id)) : NULL);
 }
 
 static int answer_experiment(keel_http_resp *resp, json_t *msg, int rc, keel_err *err,
                              const keel_experiment *e)
 {
-    return finish(resp, msg, rc, err, rc == KEEL_OK ? json_pack("{s:o}", "experiment",
+    return api_finish(resp, msg, rc, err, rc == KEEL_OK ? json_pack("{s:o}", "experiment",
                                                                 keel_experiment_to_json(e))
                                                     : NULL);
 }
 
 int mlflow_experiments_get(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     int64_t id = 0;
     keel_experiment e;
     rc = api_get_experiment_id(resp, msg, "experiment_id", &id);
@@ -87,7 +60,7 @@ int mlflow_experiments_get(keel_http_req *req, keel_http_resp *resp)
 
 int mlflow_experiments_get_by_name(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *name = NULL;
     keel_experiment e;
     rc = api_get_string(resp, msg, "experiment_name", true, &name);
@@ -117,43 +90,9 @@ static int view_from_message(keel_http_resp *resp, const json_t *msg, const char
     return api_error(resp, KEEL_EINVAL, err->msg);
 }
 
-/* A repeated string field: an array in a JSON body; from a query string a
- * name given once arrives as one string. */
-static int string_list(keel_http_req *req, keel_http_resp *resp, const json_t *msg,
-                       const char *field, const char ***out, size_t *out_n)
-{
-    keel_arena *a = req->arena;
-    const json_t *v = json_object_get(msg, field);
-    *out = NULL;
-    *out_n = 0;
-    if (v == NULL || json_is_null(v))
-        return KEEL_OK;
-    if (!json_is_array(v) && strcmp(req->method, "GET") != 0) {
-        char text[128];
-        snprintf(text, sizeof text, "field '%s' must be a list", field);
-        return api_error(resp, KEEL_EINVAL, text);
-    }
-    size_t n = json_is_array(v) ? json_array_size(v) : 1;
-    const char **items = keel_arena_alloc(a, (n + 1) * sizeof *items);
-    for (size_t i = 0; items != NULL && i < n; i++) {
-        const json_t *item = json_is_array(v) ? json_array_get(v, i) : v;
-        if (!json_is_string(item) && !json_is_integer(item)) {
-            char text[128];
-            snprintf(text, sizeof text, "field '%s' must be a list of strings", field);
-            return api_error(resp, KEEL_EINVAL, text);
-        }
-        items[i] = json_is_string(item)
-                       ? json_string_value(item)
-                       : keel_arena_sprintf(a, "%lld", (long long)json_integer_value(item));
-    }
-    *out = items;
-    *out_n = n;
-    return KEEL_OK;
-}
-
 static int search_experiments(keel_http_req *req, keel_http_resp *resp, bool legacy_list)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     keel_experiment_search q = { 0 };
     const char **order = NULL;
     size_t n_order = 0;
@@ -163,7 +102,7 @@ static int search_experiments(keel_http_req *req, keel_http_resp *resp, bool leg
     if (rc == KEEL_OK && !legacy_list)
         rc = api_get_string(resp, msg, "filter", false, &q.filter);
     if (rc == KEEL_OK && !legacy_list)
-        rc = string_list(req, resp, msg, "order_by", &order, &n_order);
+        rc = api_string_list(req, resp, msg, "order_by", &order, &n_order);
     if (rc == KEEL_OK)
         rc = view_from_message(resp, msg, "view_type", &q.view, &err);
     if (rc == KEEL_OK && n_order > 1)
@@ -181,11 +120,9 @@ static int search_experiments(keel_http_req *req, keel_http_resp *resp, bool leg
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, keel_experiment_to_json(&list[i]));
-        body = json_pack("{s:o}", "experiments", arr);
-        if (next != NULL)
-            json_object_set_new(body, "next_page_token", json_string(next));
+        body = api_page("experiments", arr, next);
     }
-    return finish(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_experiments_search(keel_http_req *req, keel_http_resp *resp)
@@ -203,7 +140,7 @@ enum experiment_write { EXP_UPDATE, EXP_DELETE, EXP_RESTORE, EXP_SET_TAG };
 
 static int experiment_write(keel_http_req *req, keel_http_resp *resp, enum experiment_write what)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     int64_t id = 0;
     const char *a = NULL, *b = NULL;
     rc = api_get_experiment_id(resp, msg, "experiment_id", &id);
@@ -221,7 +158,7 @@ static int experiment_write(keel_http_req *req, keel_http_resp *resp, enum exper
         case EXP_SET_TAG: rc = keel_experiment_set_tag(s, id, a, b != NULL ? b : "", &err); break;
         }
     }
-    return finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
+    return api_finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
 }
 
 int mlflow_experiments_update(keel_http_req *req, keel_http_resp *resp)
@@ -290,7 +227,7 @@ static int answer_runs(keel_http_resp *resp, json_t *msg, const char *wrapper,
 
 int mlflow_runs_create(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     keel_run_create_opts opts = { 0 };
     keel_kv *tags = NULL;
     const char *run_id = NULL;
@@ -311,25 +248,25 @@ int mlflow_runs_create(keel_http_req *req, keel_http_resp *resp)
         rc = keel_run_create(s, &opts, req->arena, &run_id, &err);
     if (rc == KEEL_OK)
         body = run_body(s, req, run_id, &rc, &err);
-    return finish(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_runs_get(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *run_id = NULL;
     keel_run run;
     rc = api_get_run_id(resp, msg, &run_id);
     if (rc == KEEL_OK)
         rc = keel_run_get(s, run_id, req->arena, &run, &err);
     if (rc != KEEL_OK)
-        return finish(resp, msg, rc, &err, NULL);
+        return api_finish(resp, msg, rc, &err, NULL);
     return answer_runs(resp, msg, "run", &run, 1, NULL);
 }
 
 int mlflow_runs_update(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *run_id = NULL, *status = NULL, *name = NULL;
     int64_t end_time = 0;
     json_t *body = NULL;
@@ -351,7 +288,7 @@ int mlflow_runs_update(keel_http_req *req, keel_http_resp *resp)
             json_decref(full);
         }
     }
-    return finish(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 /* Run writes with an id and up to two string fields. */
@@ -359,7 +296,7 @@ enum run_write { RUN_DELETE, RUN_RESTORE, RUN_SET_TAG, RUN_DELETE_TAG, RUN_LOG_P
 
 static int run_write(keel_http_req *req, keel_http_resp *resp, enum run_write what)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *run_id = NULL, *key = NULL, *value = NULL;
     rc = api_get_run_id(resp, msg, &run_id);
     bool keyed = what == RUN_SET_TAG || what == RUN_DELETE_TAG || what == RUN_LOG_PARAM;
@@ -376,7 +313,7 @@ static int run_write(keel_http_req *req, keel_http_resp *resp, enum run_write wh
         case RUN_LOG_PARAM: rc = keel_run_log_param(s, run_id, key, value, &err); break;
         }
     }
-    return finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
+    return api_finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
 }
 
 int mlflow_runs_delete(keel_http_req *req, keel_http_resp *resp)
@@ -406,7 +343,7 @@ int mlflow_runs_log_parameter(keel_http_req *req, keel_http_resp *resp)
 
 int mlflow_runs_log_metric(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *run_id = NULL;
     keel_metric m = { 0 };
     rc = api_get_run_id(resp, msg, &run_id);
@@ -425,7 +362,7 @@ int mlflow_runs_log_metric(keel_http_req *req, keel_http_resp *resp)
         rc = api_get_int64(resp, msg, "step", false, &m.step);
     if (rc == KEEL_OK)
         rc = keel_run_log_metric(s, run_id, m.key, m.value, m.timestamp, m.step, &err);
-    return finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
+    return api_finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
 }
 
 int mlflow_runs_log_batch(keel_http_req *req, keel_http_resp *resp)
@@ -441,9 +378,9 @@ int mlflow_runs_log_batch(keel_http_req *req, keel_http_resp *resp)
         keel_err err = { 0 };
         int rc = keel_run_log_batch(s, fast_run_id, fast.metrics, fast.n_metrics, fast.params,
                                     fast.n_params, fast.tags, fast.n_tags, &err);
-        return finish(resp, NULL, rc, &err, rc == KEEL_OK ? json_object() : NULL);
+        return api_finish(resp, NULL, rc, &err, rc == KEEL_OK ? json_object() : NULL);
     }
-    HANDLER_START;
+    API_HANDLER_START;
     const char *run_id = NULL;
     keel_batch b;
     rc = api_get_run_id(resp, msg, &run_id);
@@ -452,12 +389,12 @@ int mlflow_runs_log_batch(keel_http_req *req, keel_http_resp *resp)
     if (rc == KEEL_OK)
         rc = keel_run_log_batch(s, run_id, b.metrics, b.n_metrics, b.params, b.n_params, b.tags,
                                 b.n_tags, &err);
-    return finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
+    return api_finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
 }
 
 int mlflow_runs_log_inputs(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *run_id = NULL;
     keel_dataset_input *inputs = NULL;
     size_t n = 0;
@@ -466,14 +403,14 @@ int mlflow_runs_log_inputs(keel_http_req *req, keel_http_resp *resp)
         rc = keel_dataset_inputs_from_json(msg, "datasets", req->arena, &inputs, &n, &err);
     if (rc == KEEL_OK)
         rc = keel_run_log_inputs(s, run_id, inputs, n, &err);
-    return finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
+    return api_finish(resp, msg, rc, &err, rc == KEEL_OK ? json_object() : NULL);
 }
 
 /* MLflow keeps logged models as a JSON list in the tag
  * mlflow.log-model.history; log-model appends to it. */
 int mlflow_runs_log_model(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *run_id = NULL, *model_json = NULL;
     json_t *model = NULL, *history = NULL;
     rc = api_get_run_id(resp, msg, &run_id);
@@ -522,11 +459,11 @@ int mlflow_runs_log_model(keel_http_req *req, keel_http_resp *resp)
 
 int mlflow_runs_search(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     keel_run_search q = { 0 };
     const char **exp_texts = NULL, **order = NULL;
     size_t n_exp = 0;
-    rc = string_list(req, resp, msg, "experiment_ids", &exp_texts, &n_exp);
+    rc = api_string_list(req, resp, msg, "experiment_ids", &exp_texts, &n_exp);
     if (rc == KEEL_OK)
         rc = api_get_string(resp, msg, "filter", false, &q.filter);
     if (rc == KEEL_OK)
@@ -534,7 +471,7 @@ int mlflow_runs_search(keel_http_req *req, keel_http_resp *resp)
     if (rc == KEEL_OK)
         rc = api_get_int64(resp, msg, "max_results", false, &q.max_results);
     if (rc == KEEL_OK)
-        rc = string_list(req, resp, msg, "order_by", &order, &q.n_order_by);
+        rc = api_string_list(req, resp, msg, "order_by", &order, &q.n_order_by);
     if (rc == KEEL_OK)
         rc = api_get_string(resp, msg, "page_token", false, &q.page_token);
     q.order_by = order;
@@ -553,13 +490,13 @@ int mlflow_runs_search(keel_http_req *req, keel_http_resp *resp)
     if (rc == KEEL_OK && n_exp > 0)
         rc = keel_run_search_run(s, &q, req->arena, &runs, &n, &next, &err);
     if (rc != KEEL_OK)
-        return finish(resp, msg, rc, &err, NULL);
+        return api_finish(resp, msg, rc, &err, NULL);
     return answer_runs(resp, msg, "runs", runs, n, next);
 }
 
 int mlflow_metrics_get_history(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *run_id = NULL, *key = NULL, *token = NULL;
     int64_t max = 0;
     rc = api_get_run_id(resp, msg, &run_id);
@@ -580,16 +517,14 @@ int mlflow_metrics_get_history(keel_http_req *req, keel_http_resp *resp)
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, keel_metric_to_json(&list[i]));
-        body = json_pack("{s:o}", "metrics", arr);
-        if (next != NULL)
-            json_object_set_new(body, "next_page_token", json_string(next));
+        body = api_page("metrics", arr, next);
     }
-    return finish(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
 
 int mlflow_artifacts_list(keel_http_req *req, keel_http_resp *resp)
 {
-    HANDLER_START;
+    API_HANDLER_START;
     const char *run_id = NULL, *path = NULL;
     rc = api_get_run_id(resp, msg, &run_id);
     if (rc == KEEL_OK)
@@ -612,5 +547,5 @@ int mlflow_artifacts_list(keel_http_req *req, keel_http_resp *resp)
         }
         body = json_pack("{s:s, s:o}", "root_uri", run.info.artifact_uri, "files", files);
     }
-    return finish(resp, msg, rc, &err, body);
+    return api_finish(resp, msg, rc, &err, body);
 }
