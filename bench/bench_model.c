@@ -15,8 +15,10 @@
  *   xgboost      XGBoosterPredictFromDense with one reused proxy DMatrix,
  *                nthread 1, "cache_id": 0 (the fast in-place path).
  *   keel         keel_model_predict (AUTO: row at a time below 8 rows, else
- *                blocks of 64 rows tree by tree); the batch figure for the
- *                other walk (each row through all trees) is printed too.
+ *                blocks of 64 rows tree by tree, on the perfect-tree layout
+ *                when the trees are at most 8 deep); the other walk (each row
+ *                through all trees) and the node-array layout are printed
+ *                too, as measured alternatives.
  *   memory       peak RSS growth of loading one model in a fresh child
  *                (keel_model_load_file vs XGBoosterLoadModel), and keel's
  *                compiled size.
@@ -49,12 +51,12 @@ typedef struct bench_case {
     const char *name, *file, *target, *drop, *positive;
     float *x, *y;
     size_t rows, cols;
-    char model_path[PATH_MAX];
+    char model_path[PATH_MAX + 64];
 } bench_case;
 
 static int load_data(const char *src, bench_case *c)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/examples/data/%s", src, c->file);
     keel_err err;
     keel_frame *f = NULL;
@@ -75,7 +77,7 @@ static int load_data(const char *src, bench_case *c)
     c->y = malloc(c->rows * sizeof *c->y);
     int rc = 0;
     if (c->x == NULL || c->y == NULL ||
-        keel_encoder_transform(enc, f, NULL, 0, c->x, NULL, &err) != KEEL_OK) {
+        keel_encoder_transform(enc, f, NULL, f->n_rows, c->x, NULL, &err) != KEEL_OK) {
         fprintf(stderr, "bench_model: encoding %s failed: %s\n", c->name, err.msg);
         rc = -1;
     }
@@ -98,14 +100,12 @@ static int xgb_check(int rc, const char *what)
     return rc;
 }
 
-/* Trains the cached model when it is not there yet. */
-static int ensure_model(bench_case *c)
+/* Trains the model (in a child: libgomp's threads do not survive a fork,
+ * so the parent must not start them before the memory children run). */
+static int train_child(void *ctx, bench_samples *out)
 {
-    struct stat st;
-    if (stat(c->model_path, &st) == 0)
-        return 0;
-    printf("training %s (300 trees, depth 6) into %s\n", c->name, c->model_path);
-    fflush(stdout);
+    bench_case *c = ctx;
+    out->n = 0;
     DMatrixHandle dm;
     BoosterHandle b;
     if (xgb_check(XGDMatrixCreateFromMat(c->x, c->rows, c->cols, NAN, &dm), "matrix") ||
@@ -122,13 +122,29 @@ static int ensure_model(bench_case *c)
     for (int i = 0; i < 300; i++)
         if (xgb_check(XGBoosterUpdateOneIter(b, i, dm), "training"))
             return -1;
-    char tmp[PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", c->model_path);
+    char tmp[PATH_MAX + 80];
+    snprintf(tmp, sizeof tmp, "%s.tmp.json", c->model_path); /* .json: the format */
     if (xgb_check(XGBoosterSaveModel(b, tmp), "save") || rename(tmp, c->model_path) != 0)
         return -1;
     XGBoosterFree(b);
     XGDMatrixFree(dm);
     return 0;
+}
+
+/* Trains the cached model when it is not there yet. */
+static int ensure_model(bench_case *c)
+{
+    struct stat st;
+    if (stat(c->model_path, &st) == 0)
+        return 0;
+    double pos = 0;
+    for (size_t r = 0; r < c->rows; r++)
+        pos += c->y[r];
+    printf("training %s (300 trees, depth 6, %.1f%% positive) into %s\n", c->name,
+           100.0 * pos / (double)c->rows, c->model_path);
+    bench_samples none;
+    long rss;
+    return bench_in_child("training", train_child, c, &none, &rss) == BENCH_EXIT_OK ? 0 : -1;
 }
 
 typedef struct xgb_side {
@@ -154,21 +170,24 @@ static int xgb_predict_dense(xgb_side *s, const float *x, size_t n, const float 
 }
 
 /* Median ns per row: single-row calls over rows[0..SINGLE_ROWS) for keel
- * (which = 0), xgboost (1); batch calls of BATCH rows for keel AUTO (2),
- * keel rows-outer (3), xgboost (4). */
+ * (which = 0), xgboost (1), keel on the node layout (5); batch calls of
+ * BATCH rows for keel AUTO (2), keel rows-outer (3), xgboost (4), keel on
+ * the node layout tree by tree (6). */
 static double measure(int which, const keel_model *m, xgb_side *s, const bench_case *c, int reps)
 {
     static double v[SINGLE_ROWS];
     float out[BATCH];
     const float *res;
     const size_t nf = c->cols;
-    if (which <= 1) {
+    if (which <= 1 || which == 5) {
         size_t n = c->rows < SINGLE_ROWS ? c->rows : SINGLE_ROWS;
         for (size_t r = 0; r < n; r++) {
             const float *row = c->x + r * nf;
             double t0 = bench_now_s();
             if (which == 0)
                 keel_model_predict(m, row, 1, false, out);
+            else if (which == 5)
+                keel_model_predict_with(m, row, 1, false, out, KEEL_MODEL_NODES_ROWS_OUTER);
             else if (xgb_predict_dense(s, row, 1, &res) != 0)
                 return -1;
             v[r] = (bench_now_s() - t0) * 1e9;
@@ -184,6 +203,8 @@ static double measure(int which, const keel_model *m, xgb_side *s, const bench_c
             keel_model_predict(m, x, BATCH, false, out);
         else if (which == 3)
             keel_model_predict_with(m, x, BATCH, false, out, KEEL_MODEL_ROWS_OUTER);
+        else if (which == 6)
+            keel_model_predict_with(m, x, BATCH, false, out, KEEL_MODEL_NODES_TREES_OUTER);
         else if (xgb_predict_dense(s, x, BATCH, &res) != 0)
             return -1;
         v[k++] = (bench_now_s() - t0) * 1e9 / BATCH;
@@ -218,8 +239,13 @@ static int mem_child(void *ctx, bench_samples *out)
             return 1;
         }
         out->v[1] = (double)maxrss_kb();
+        size_t inner = m->perfect_depth ? ((size_t)1 << m->perfect_depth) - 1 : 0;
         out->v[2] = (double)(m->n_nodes * sizeof *m->nodes + m->n_trees_padded * 12 +
-                             m->n_trees_padded / KEEL_MODEL_LANES * 4 + sizeof *m);
+                             m->n_trees_padded / KEEL_MODEL_LANES * 4 + sizeof *m +
+                             (m->perfect_depth ? m->n_trees_padded *
+                                                     (inner * sizeof(keel_model_split) +
+                                                      (inner + 1) * sizeof(float))
+                                               : 0));
         keel_model_free(m);
     } else {
         BoosterHandle b;
@@ -256,7 +282,7 @@ int main(int argc, char **argv)
         snprintf(src, sizeof src, "%s", dirname(dirname(file)));
     }
     const char *cache = getenv("KEEL_BENCH_CACHE");
-    char cache_dir[PATH_MAX];
+    char cache_dir[PATH_MAX + 16];
     if (cache == NULL || cache[0] == '\0') {
         snprintf(cache_dir, sizeof cache_dir, "%s/bench/.cache", src);
         cache = cache_dir;
@@ -270,13 +296,28 @@ int main(int argc, char **argv)
          .target = "default_payment_next_month", .drop = "ID"},
     };
     int status = BENCH_EXIT_OK;
-    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+    enum { N_CASES = sizeof cases / sizeof cases[0] };
+    bool ready[N_CASES] = {false};
+    bench_samples mk[N_CASES], mx[N_CASES];
+    /* Data, models and the memory children first, before this process runs
+     * anything of XGBoost's (its OpenMP pool does not survive a fork). */
+    for (size_t ci = 0; ci < N_CASES; ci++) {
         bench_case *c = &cases[ci];
         snprintf(c->model_path, sizeof c->model_path, "%s/model_%s_300x6.json", cache, c->name);
-        if (load_data(src, c) != 0 || ensure_model(c) != 0) {
+        long rss_k = 0, rss_x = 0;
+        mem_ctx ck = {c->model_path, 0}, cx = {c->model_path, 1};
+        if (load_data(src, c) != 0 || ensure_model(c) != 0 ||
+            bench_in_child("keel load", mem_child, &ck, &mk[ci], &rss_k) != BENCH_EXIT_OK ||
+            bench_in_child("xgboost load", mem_child, &cx, &mx[ci], &rss_x) != BENCH_EXIT_OK) {
             status = BENCH_EXIT_ERROR;
             continue;
         }
+        ready[ci] = true;
+    }
+    for (size_t ci = 0; ci < N_CASES; ci++) {
+        bench_case *c = &cases[ci];
+        if (!ready[ci])
+            continue;
         keel_model *m = NULL;
         keel_err err;
         double t0 = bench_now_s();
@@ -322,16 +363,9 @@ int main(int argc, char **argv)
         double keel_1 = measure(0, m, &s, c, reps), xgb_1 = measure(1, m, &s, c, reps);
         double keel_b = measure(2, m, &s, c, reps), keel_rows = measure(3, m, &s, c, reps);
         double xgb_b = measure(4, m, &s, c, reps);
+        double nodes_1 = measure(5, m, &s, c, reps), nodes_b = measure(6, m, &s, c, reps);
         if (xgb_1 < 0 || xgb_b < 0) {
             xgb_check(-1, "predict");
-            status = BENCH_EXIT_ERROR;
-            continue;
-        }
-        bench_samples mk, mx;
-        long rss_k = 0, rss_x = 0;
-        mem_ctx ck = {c->model_path, 0}, cx = {c->model_path, 1};
-        if (bench_in_child("keel load", mem_child, &ck, &mk, &rss_k) != BENCH_EXIT_OK ||
-            bench_in_child("xgboost load", mem_child, &cx, &mx, &rss_x) != BENCH_EXIT_OK) {
             status = BENCH_EXIT_ERROR;
             continue;
         }
@@ -341,14 +375,16 @@ int main(int argc, char **argv)
                "keel load %.1f ms\n",
                c->name, c->rows, c->cols, keel_model_num_trees(m), m->n_nodes,
                (double)st.st_size / 1048576.0, load_ms);
-        printf("  single row   keel %8.0f ns/row   xgboost %8.0f ns/row   %.1fx\n", keel_1, xgb_1,
-               xgb_1 / keel_1);
-        printf("  batch %d   keel %8.0f ns/row   xgboost %8.0f ns/row   %.1fx   (keel rows "
-               "outer: %.0f ns/row)\n",
-               BATCH, keel_b, xgb_b, xgb_b / keel_b, keel_rows);
+        printf("  single row   keel %8.0f ns/row   xgboost %8.0f ns/row   %.1fx   (node layout: "
+               "%.0f ns/row)\n",
+               keel_1, xgb_1, xgb_1 / keel_1, nodes_1);
+        printf("  batch %d   keel %8.0f ns/row   xgboost %8.0f ns/row   %.1fx   (rows outer: "
+               "%.0f, node layout: %.0f ns/row)\n",
+               BATCH, keel_b, xgb_b, xgb_b / keel_b, keel_rows, nodes_b);
+        printf("  layout       perfect depth %u (0 = node array only)\n", m->perfect_depth);
         printf("  memory       keel compiled %.2f MiB, load peak +%.1f MiB; xgboost load peak "
                "+%.1f MiB\n",
-               mk.v[2] / 1048576.0, (mk.v[1] - mk.v[0]) / 1024.0, (mx.v[1] - mx.v[0]) / 1024.0);
+               mk[ci].v[2] / 1048576.0, (mk[ci].v[1] - mk[ci].v[0]) / 1024.0, (mx[ci].v[1] - mx[ci].v[0]) / 1024.0);
         printf("summary: %s single-row: keel %.0f ns, xgboost %.0f ns, %.1fx (target 5x)\n",
                c->name, keel_1, xgb_1, xgb_1 / keel_1);
         printf("summary: %s batch of %d: keel %.0f ns/row, xgboost %.0f ns/row, %.1fx (target "
@@ -356,14 +392,14 @@ int main(int argc, char **argv)
                c->name, BATCH, keel_b, xgb_b, xgb_b / keel_b);
         printf("summary: %s model memory: keel %.2f MiB compiled (+%.1f MiB peak to load), "
                "xgboost +%.1f MiB peak\n",
-               c->name, mk.v[2] / 1048576.0, (mk.v[1] - mk.v[0]) / 1024.0,
-               (mx.v[1] - mx.v[0]) / 1024.0);
+               c->name, mk[ci].v[2] / 1048576.0, (mk[ci].v[1] - mk[ci].v[0]) / 1024.0,
+               (mx[ci].v[1] - mx[ci].v[0]) / 1024.0);
         fflush(stdout);
         XGDMatrixFree(s.proxy);
         XGBoosterFree(s.booster);
         keel_model_free(m);
     }
-    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+    for (size_t ci = 0; ci < N_CASES; ci++) {
         free(cases[ci].x);
         free(cases[ci].y);
     }

@@ -39,7 +39,7 @@ void keel_arena_free(keel_arena *a)
     a->used_total = 0;
 }
 
-void *keel_arena_alloc(keel_arena *a, size_t n)
+void *keel_arena_alloc_uninit(keel_arena *a, size_t n)
 {
     if (n == 0)
         n = 1;
@@ -75,7 +75,14 @@ void *keel_arena_alloc(keel_arena *a, size_t n)
     void *p = c->data + c->used;
     c->used += need;
     a->used_total += need;
-    memset(p, 0, n);
+    return p;
+}
+
+void *keel_arena_alloc(keel_arena *a, size_t n)
+{
+    void *p = keel_arena_alloc_uninit(a, n);
+    if (p != NULL)
+        memset(p, 0, n == 0 ? 1 : n);
     return p;
 }
 

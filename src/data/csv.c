@@ -63,6 +63,8 @@ typedef struct csv_scan {
     unsigned char delim;
     uint64_t delim_x8;        /* delim in every byte */
     uint64_t high_mask;       /* 0x80 in every byte when validating, else 0 */
+    size_t wpos;              /* next_special's cached word: offset, */
+    uint64_t wmask;           /* ... and its special bytes (see next_special) */
     size_t stop;              /* a row may not start here: the next segment's */
     bool overshot;            /* the scan passed stop inside a row: no split */
     const keel_column *cols;  /* names for messages; NULL while reading the header */
@@ -95,12 +97,13 @@ static int scan_err(const csv_scan *s, int code, size_t line, size_t col, const 
     return rc;
 }
 
-/* High bit set in each byte of w equal to the byte repeated in x8 (exact
- * for the lowest such byte, which is all the caller uses). */
-static inline uint64_t swar_eq(uint64_t w, uint64_t x8)
+/* High bit set in exactly the bytes of w equal to the byte repeated in x8
+ * (swar_eq is exact only for the lowest match). */
+static inline uint64_t swar_eq_all(uint64_t w, uint64_t x8)
 {
+    const uint64_t low7 = 0x7F7F7F7F7F7F7F7Full;
     uint64_t y = w ^ x8;
-    return (y - 0x0101010101010101ull) & ~y & 0x8080808080808080ull;
+    return ~(((y & low7) + low7) | y | low7);
 }
 
 /* Length of the valid UTF-8 sequence at p (p[0] >= 0x80), or 0. Rejects
@@ -136,6 +139,41 @@ static void scan_newline(csv_scan *s)
     s->pos++;
     s->line++;
     s->line_start = s->pos;
+}
+
+/* Offset of the first delimiter, CR, LF or (when validating) non-ASCII
+ * byte at or after i, or len. The special bytes of the last word looked at
+ * are cached (s->wpos, s->wmask: a function of the buffer and high_mask
+ * only), so the short fields of a row cost one word mask per 8 bytes, not
+ * one per field. scan_rewind invalidates the cache. */
+static inline size_t next_special(csv_scan *s, size_t i)
+{
+    const char *buf = s->buf;
+    const size_t len = s->len;
+    if (i - s->wpos < 8) {
+        uint64_t m = s->wmask & (~0ull << ((i - s->wpos) * 8));
+        if (m != 0)
+            return s->wpos + ((size_t)__builtin_ctzll(m) >> 3);
+        i = s->wpos + 8;
+    }
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, buf + i, 8);
+        uint64_t m = (w & s->high_mask) | swar_eq_all(w, s->delim_x8) |
+                     swar_eq_all(w, 0x0A0A0A0A0A0A0A0Aull) |
+                     swar_eq_all(w, 0x0D0D0D0D0D0D0D0Dull);
+        if (m != 0) {
+            s->wpos = i;
+            s->wmask = m;
+            return i + ((size_t)__builtin_ctzll(m) >> 3);
+        }
+    }
+    for (; i < len; i++) {
+        unsigned char b = (unsigned char)buf[i];
+        if (b == s->delim || b == '\n' || b == '\r' || (b >= 0x80 && s->high_mask != 0))
+            break;
+    }
+    return i;
 }
 
 /* Reads one row into f[0..cap); *out_n is the number of fields the row has
@@ -203,35 +241,18 @@ static int scan_row(csv_scan *s, csv_field *f, size_t cap, size_t *out_n, size_t
                                  i - s->line_start + 1);
         } else {
             size_t start = i;
-            while (i < len) {
-                /* Eight bytes at a time to the first delimiter, CR, LF or
-                 * (when validating) non-ASCII byte; the byte loop below
-                 * then classifies that byte. */
-                while (i + 8 <= len) {
-                    uint64_t w;
-                    memcpy(&w, buf + i, 8);
-                    uint64_t m = (w & s->high_mask) | swar_eq(w, s->delim_x8) |
-                                 swar_eq(w, 0x0A0A0A0A0A0A0A0Aull) |
-                                 swar_eq(w, 0x0D0D0D0D0D0D0D0Dull);
-                    if (m != 0) {
-                        i += (size_t)__builtin_ctzll(m) >> 3;
-                        break;
-                    }
-                    i += 8;
-                }
+            for (;;) {
+                i = next_special(s, i);
                 if (i >= len)
                     break;
                 unsigned char b = (unsigned char)buf[i];
                 if (b == s->delim || b == '\n' || b == '\r')
                     break;
-                if (b < 0x80 || !s->validate) {
-                    i++;
-                } else {
-                    size_t k = utf8_seq((const unsigned char *)buf + i, len - i);
-                    if (k == 0)
-                        return -utf8_error(s, i, n);
-                    i += k;
-                }
+                /* A non-ASCII byte, only reported when validating. */
+                size_t k = utf8_seq((const unsigned char *)buf + i, len - i);
+                if (k == 0)
+                    return -utf8_error(s, i, n);
+                i += k;
             }
             fld = (csv_field){ buf + start, i - start, 0, 0 };
         }
@@ -296,6 +317,23 @@ static inline bool bytes_equal(const char *a, const char *b, size_t n)
     return true;
 }
 
+/* The n < 8 bytes at p as one word, without a variable-length memcpy
+ * (a library call): two overlapping 4-byte loads, or bytes 0, n/2, n-1;
+ * either covers every byte, so equal n and word mean equal bytes. */
+static inline uint64_t load_tail(const char *p, size_t n)
+{
+    if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + n - 4, 4);
+        return (uint64_t)hi << 32 | lo;
+    }
+    if (n == 0)
+        return 0;
+    return (uint64_t)(unsigned char)p[0] << 16 | (uint64_t)(unsigned char)p[n / 2] << 8 |
+           (unsigned char)p[n - 1];
+}
+
 static uint64_t hash_bytes(const char *p, size_t n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
@@ -307,9 +345,7 @@ static uint64_t hash_bytes(const char *p, size_t n)
         p += 8;
         n -= 8;
     }
-    uint64_t w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    h = (h ^ load_tail(p, n)) * 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 29;
     return h;
 }
@@ -448,18 +484,29 @@ static enum keel_col_type decide(unsigned may, size_t n_values)
 /* Inputs with at least this many bytes of rows are read by two threads. */
 #define CSV_SPLIT_MIN ((size_t)256 << 10)
 
+/* What a segment does with a column's values: while `cur` is a
+ * keel_col_type they are converted into that type as they are read; these
+ * two are the other states. */
+enum {
+    CUR_UNSET = KEEL_COL_STRING + 1, /* no value yet, only missing ones */
+    CUR_DEFERRED,                    /* values are converted by a rescan */
+};
+
 typedef struct csv_col_state {
-    unsigned may;
+    unsigned may;          /* narrow() over every value so far (unused when forced) */
+    int cur;               /* a keel_col_type, CUR_UNSET or CUR_DEFERRED */
+    bool neg_zero;         /* INT: a value was "-0", which as a float is -0.0 */
     size_t n_values;       /* non-missing */
     size_t n_missing;
     dict_builder dict;
-    uint8_t *missing;      /* pass 2, second segment: its own bits, from its row0 */
+    uint8_t *missing;      /* bit per segment row (from row0); NULL until one is */
 } csv_col_state;
 
 typedef struct csv_reader csv_reader;
 
 /* One thread's share of the rows: its own scanner, inference state,
- * dictionaries and error, so two segments never write the same memory. */
+ * dictionaries and error, so two segments never write the same memory.
+ * Its rows go to frame rows row0, row0 + 1, ... */
 typedef struct csv_seg {
     csv_reader *r;
     csv_scan scan;
@@ -469,13 +516,13 @@ typedef struct csv_seg {
     size_t scratch_cap;
     keel_arena *strings;   /* where dictionary strings are copied */
     keel_arena own_strings;
-    bool local_missing;    /* pass 2: missing bits into st[c].missing */
-    size_t rows;           /* pass 1: rows read; pass 2: rows to convert */
-    size_t done;           /* pass 2: rows converted */
-    size_t row0;           /* pass 2: frame row of the segment's first row */
+    size_t rows;           /* rows read */
+    size_t row0;           /* frame row of the segment's first row */
     size_t released;       /* input bytes given back up to here */
     keel_err err;
     int rc;
+    keel_err conv_err;     /* the first value that does not fit an overridden type */
+    int conv_rc;
 } csv_seg;
 
 struct csv_reader {
@@ -486,7 +533,31 @@ struct csv_reader {
     bool *forced;          /* per column: type given by an override */
     size_t n_cols;
     size_t max_rows;
+    /* Per column, cap_rows 8-byte slots (uninitialised, from the frame
+     * arena): int64 or double values, or uint32 codes in the first half.
+     * A row's slot is written when the row is read (missing ones too), so
+     * nothing needs zeroing and untouched pages cost nothing. */
+    void **vals;
+    size_t cap_rows;       /* at least the rows the input can hold */
+    size_t split_row;      /* row0 of the second segment: a bound on the first's rows */
+    size_t miss_bytes;     /* size of a segment's missing bitmap */
+    bool *deferred;        /* per column: converted by the rescan */
 };
+
+static inline int64_t *col_i64(const csv_reader *r, size_t c)
+{
+    return r->vals[c];
+}
+
+static inline double *col_f64(const csv_reader *r, size_t c)
+{
+    return r->vals[c];
+}
+
+static inline uint32_t *col_codes(const csv_reader *r, size_t c)
+{
+    return r->vals[c];
+}
 
 static int seg_oom(csv_seg *g)
 {
@@ -501,6 +572,19 @@ static int seg_init(csv_seg *g, csv_reader *r)
     g->strings = &r->frame->arena;
     g->fields = malloc((KEEL_CSV_MAX_COLUMNS + 1) * sizeof *g->fields);
     return g->fields == NULL ? seg_oom(g) : KEEL_OK;
+}
+
+/* Every column of g unset (or of its overridden type), nothing seen. */
+static int seg_reset_states(csv_seg *g)
+{
+    csv_reader *r = g->r;
+    if (g->st == NULL && (g->st = calloc(r->n_cols, sizeof *g->st)) == NULL)
+        return seg_oom(g);
+    for (size_t c = 0; c < r->n_cols; c++) {
+        g->st[c].may = MAY_ALL;
+        g->st[c].cur = r->forced[c] ? (int)r->frame->cols[c].type : CUR_UNSET;
+    }
+    return KEEL_OK;
 }
 
 static void seg_free(csv_seg *g, size_t n_cols)
@@ -650,8 +734,254 @@ static void seg_release(csv_seg *g)
     }
 }
 
-/* Pass 1 over the segment's rows, from where its scan stands; resumable. */
-static int pass_infer(csv_seg *g)
+/* ---- row bound ---- */
+
+/* Set bytes of a mask with only high bits set (no popcnt instruction is
+ * assumed). */
+static inline size_t mask_count(uint64_t m)
+{
+    return (size_t)(((m >> 7) * 0x0101010101010101ull) >> 56);
+}
+
+/* Line ends in buf[from, to): LFs plus CRs not followed by an LF. */
+static size_t count_line_ends(const char *buf, size_t from, size_t to, bool cr)
+{
+    const uint64_t lf8 = 0x0A0A0A0A0A0A0A0Aull, cr8 = 0x0D0D0D0D0D0D0D0Dull;
+    size_t n = 0, i = from;
+    for (; i + 8 <= to; i += 8) {
+        uint64_t w;
+        memcpy(&w, buf + i, 8);
+        uint64_t lf = swar_eq_all(w, lf8);
+        n += mask_count(lf);
+        if (cr) {
+            /* A CR whose next byte (8 bits up) is an LF is half a CRLF. */
+            uint64_t lone = swar_eq_all(w, cr8) & ~(lf >> 8);
+            if ((lone >> 63) && i + 8 < to && buf[i + 8] == '\n')
+                lone &= ~(1ull << 63);
+            n += mask_count(lone);
+        }
+    }
+    for (; i < to; i++)
+        n += buf[i] == '\n' || (cr && buf[i] == '\r' && (i + 1 >= to || buf[i + 1] != '\n'));
+    return n;
+}
+
+/* Rows that can start in buf[from, to): one per line end, plus one (blank
+ * lines and quoted newlines only make fewer). Stops counting at limit. */
+static size_t count_lines(csv_reader *r, size_t from, size_t to, size_t limit)
+{
+    const char *buf = r->in->data;
+    bool cr = memchr(buf + from, '\r', to - from) != NULL;
+    size_t n = 0, released = from;
+    for (size_t i = from; i < to && n < limit;) {
+        size_t end = to - i > 4096 ? i + 4096 : to;
+        /* A CR at end - 1 sees buf[end]: the next block's first byte. */
+        n += count_line_ends(buf, i, end, cr);
+        if (cr && end < to && buf[end - 1] == '\r' && buf[end] == '\n')
+            n--;
+        i = end;
+        if (i - released >= CSV_RELEASE_STEP) {
+            keel__input_release(r->in, released, i);
+            released = i;
+        }
+    }
+    return n < limit ? n + 1 : limit;
+}
+
+/* Sizes and allocates every column's value slots for the rows from byte
+ * `from` on; `at` is where the second segment starts (0: one segment). */
+static int alloc_values(csv_reader *r, csv_seg *g, size_t from, size_t at)
+{
+    size_t limit = r->max_rows != 0 ? r->max_rows : SIZE_MAX;
+    size_t first = 0;
+    if (at != 0) {
+        first = count_lines(r, from, at, SIZE_MAX) - 1;  /* its last line ends at `at` */
+        from = at;
+    }
+    r->split_row = first;
+    r->cap_rows = first + count_lines(r, from, r->in->len, limit);
+    r->miss_bytes = r->cap_rows / 8 + 1;
+    keel_frame *fr = r->frame;
+    r->vals = keel_arena_alloc(&fr->arena, r->n_cols * sizeof *r->vals);
+    r->deferred = keel_arena_alloc(&fr->arena, r->n_cols * sizeof *r->deferred);
+    if (r->vals == NULL || r->deferred == NULL)
+        return seg_oom(g);
+    for (size_t c = 0; c < r->n_cols; c++)
+        if ((r->vals[c] = keel_arena_alloc_uninit(&fr->arena, r->cap_rows * 8)) == NULL)
+            return seg_oom(g);
+    return KEEL_OK;
+}
+
+/* ---- storing values ---- */
+
+static inline bool seg_missing(const csv_col_state *st, size_t k)
+{
+    return st->missing != NULL && (st->missing[k >> 3] >> (k & 7)) & 1;
+}
+
+/* What a missing cell holds in a column of type t: NAN for floats, 0
+ * otherwise (a deferred column's cells are written by the rescan). */
+static void put_fill(const csv_reader *r, size_t c, int t, size_t row)
+{
+    switch (t) {
+    case KEEL_COL_FLOAT:
+        col_f64(r, c)[row] = NAN;
+        break;
+    case KEEL_COL_STRING:
+        col_codes(r, c)[row] = 0;
+        break;
+    case CUR_DEFERRED:
+        break;
+    default:
+        col_i64(r, c)[row] = 0;
+        break;
+    }
+}
+
+static int put_missing(csv_seg *g, size_t c, size_t k)
+{
+    csv_col_state *st = &g->st[c];
+    if (st->missing == NULL && (st->missing = calloc(g->r->miss_bytes, 1)) == NULL)
+        return seg_oom(g);
+    st->missing[k >> 3] |= (uint8_t)(1u << (k & 7));
+    st->n_missing++;
+    put_fill(g->r, c, st->cur, g->row0 + k);
+    return KEEL_OK;
+}
+
+enum { PUT_OK, PUT_NOFIT, PUT_OOM };
+
+/* Converts p[0..len) into frame row `row` of column c as type t. Always
+ * inlined: it runs once per cell and the call would cost more than most
+ * conversions. */
+static inline __attribute__((always_inline)) int put_typed(csv_seg *g, size_t c, int t,
+                                                           size_t row, const char *p, size_t len)
+{
+    const csv_reader *r = g->r;
+    bool ok;
+    switch (t) {
+    case KEEL_COL_INT: {
+        int64_t *v = &col_i64(r, c)[row];
+        ok = keel__parse_i64(p, len, v);
+        if (ok && *v == 0 && p[0] == '-')
+            g->st[c].neg_zero = true;
+        break;
+    }
+    case KEEL_COL_FLOAT:
+        ok = keel__parse_f64(p, len, &col_f64(r, c)[row]);
+        break;
+    case KEEL_COL_BOOL:
+        ok = keel__parse_bool(p, len, &col_i64(r, c)[row]);
+        break;
+    case KEEL_COL_DATE:
+        ok = keel__parse_date(p, len, &col_i64(r, c)[row]);
+        break;
+    case KEEL_COL_DATETIME:
+        ok = keel__parse_datetime(p, len, true, &col_i64(r, c)[row]);
+        break;
+    case KEEL_COL_STRING:
+        return dict_intern(&g->st[c].dict, g->strings, p, len, &col_codes(r, c)[row]) ? PUT_OK
+                                                                                    : PUT_OOM;
+    default:  /* CUR_UNSET */
+        return PUT_NOFIT;
+    }
+    return ok ? PUT_OK : PUT_NOFIT;
+}
+
+/* Moves rows [row0, row0 + n) of column c, written as st->cur, to type
+ * `want`: missing-only rows take want's fill, ints become doubles (exact:
+ * both round the same integer to nearest), dates become midnights. Any
+ * other change (to string, or "-0" to float) defers the column. */
+static void retype_rows(const csv_reader *r, csv_col_state *st, size_t c, size_t row0, size_t n,
+                        int want)
+{
+    int from = st->cur;
+    if (from == want || from == CUR_DEFERRED)
+        return;
+    if (from == CUR_UNSET) {
+        for (size_t k = 0; k < n; k++)
+            put_fill(r, c, want, row0 + k);
+    } else if (from == KEEL_COL_INT && want == KEEL_COL_FLOAT && !st->neg_zero) {
+        int64_t *iv = col_i64(r, c);
+        double *fv = col_f64(r, c);
+        for (size_t k = 0; k < n; k++)
+            fv[row0 + k] = seg_missing(st, k) ? NAN : (double)iv[row0 + k];
+    } else if (from == KEEL_COL_DATE && want == KEEL_COL_DATETIME) {
+        int64_t *iv = col_i64(r, c);
+        for (size_t k = 0; k < n; k++)
+            if (!seg_missing(st, k))
+                iv[row0 + k] *= 86400;
+    } else {
+        want = CUR_DEFERRED;
+    }
+    st->cur = want;
+}
+
+static int bad_value(csv_seg *g, size_t line, size_t c, const char *p, size_t len)
+{
+    return scan_err(&g->scan, KEEL_EINVAL, line, c, "value '%.*s%s' does not fit type %s",
+                    (int)(len > 64 ? 64 : len), p, len > 64 ? "..." : "",
+                    keel_col_type_name(g->r->frame->cols[c].type));
+}
+
+/* Keeps the first value that does not fit its overridden type: it is the
+ * error unless a row after it does not parse (those were found first when
+ * inference was a pass of its own, and still win). */
+static void note_bad_value(csv_seg *g, size_t line, size_t c, const char *p, size_t len)
+{
+    if (g->conv_rc != KEEL_OK)
+        return;
+    keel_err *scan_err_to = g->scan.err;
+    g->scan.err = &g->conv_err;
+    g->conv_rc = bad_value(g, line, c, p, len);
+    g->scan.err = scan_err_to;
+}
+
+/* The value does not fit the column's current type: narrows its possible
+ * types, moves the segment's earlier rows to the type now decided (or
+ * defers the column) and stores the value, which fits by construction. */
+static int put_widen(csv_seg *g, size_t c, size_t k, const char *p, size_t len)
+{
+    csv_col_state *st = &g->st[c];
+    st->may = narrow(st->may, p, len);
+    retype_rows(g->r, st, c, g->row0, k, (int)decide(st->may, 1));
+    if (st->cur == CUR_DEFERRED)
+        return KEEL_OK;
+    /* Only strtod's copy of a long field can fail here. */
+    return put_typed(g, c, st->cur, g->row0 + k, p, len) == PUT_OK ? KEEL_OK : seg_oom(g);
+}
+
+/* A non-missing value of column c in the segment's row k. The fast path
+ * converts into the current type; a value that fits it leaves `may`
+ * unchanged (the types narrow() would keep are exactly those a value of
+ * that type fits), so narrow() runs only on a change. */
+static inline int put_value(csv_seg *g, size_t c, size_t k, size_t line, const char *p,
+                            size_t len)
+{
+    csv_col_state *st = &g->st[c];
+    st->n_values++;
+    if (__builtin_expect(st->cur == CUR_DEFERRED, 0)) {
+        if (st->may != 0)
+            st->may = narrow(st->may, p, len);
+        return KEEL_OK;
+    }
+    int got = put_typed(g, c, st->cur, g->row0 + k, p, len);
+    if (__builtin_expect(got == PUT_OK, 1))
+        return KEEL_OK;
+    if (got == PUT_OOM)
+        return seg_oom(g);
+    if (g->r->forced[c]) {
+        note_bad_value(g, line, c, p, len);
+        return KEEL_OK;
+    }
+    return put_widen(g, c, k, p, len);
+}
+
+/* ---- passes ---- */
+
+/* Reads the segment's rows from where its scan stands, validating,
+ * inferring and converting them in one go; resumable. */
+static int pass_read(csv_seg *g)
 {
     csv_reader *r = g->r;
     csv_scan *s = &g->scan;
@@ -666,20 +996,16 @@ static int pass_infer(csv_seg *g)
         if (n != r->n_cols)
             return scan_err(s, KEEL_EPARSE, line, SIZE_MAX, "expected %zu fields, found %zu",
                             r->n_cols, n);
+        size_t k = g->rows;
         for (size_t c = 0; c < r->n_cols; c++) {
-            csv_col_state *st = &g->st[c];
             const char *p;
             size_t len;
             int rc = field_text(g, &g->fields[c], &p, &len);
+            if (rc == KEEL_OK)
+                rc = is_na(&r->na, p, len) ? put_missing(g, c, k)
+                                           : put_value(g, c, k, line, p, len);
             if (rc != KEEL_OK)
                 return rc;
-            if (is_na(&r->na, p, len)) {
-                st->n_missing++;
-                continue;
-            }
-            st->n_values++;
-            if (st->may != 0 && !r->forced[c])
-                st->may = narrow(st->may, p, len);
         }
         g->rows++;
         seg_release(g);
@@ -687,54 +1013,14 @@ static int pass_infer(csv_seg *g)
     return KEEL_OK;
 }
 
-static int alloc_columns(csv_reader *r, csv_seg *g, size_t rows)
-{
-    keel_frame *fr = r->frame;
-    fr->n_rows = rows;
-    for (size_t c = 0; c < r->n_cols; c++) {
-        keel_column *col = &fr->cols[c];
-        csv_col_state *st = &g->st[c];
-        if (!r->forced[c])
-            col->type = decide(st->may, st->n_values);
-        void *arr;
-        switch (col->type) {
-        case KEEL_COL_FLOAT:
-            arr = col->f64 = keel_arena_alloc(&fr->arena, rows * sizeof(double));
-            break;
-        case KEEL_COL_STRING:
-            arr = col->codes = keel_arena_alloc(&fr->arena, rows * sizeof(uint32_t));
-            break;
-        default:
-            arr = col->i64 = keel_arena_alloc(&fr->arena, rows * sizeof(int64_t));
-            break;
-        }
-        if (arr == NULL)
-            return seg_oom(g);
-        col->n_missing = st->n_missing;
-        if (st->n_missing > 0) {
-            col->missing = keel_arena_alloc(&fr->arena, (rows + 7) / 8);
-            if (col->missing == NULL)
-                return seg_oom(g);
-        }
-    }
-    return KEEL_OK;
-}
-
-static int bad_value(csv_seg *g, size_t line, size_t c, const char *p, size_t len)
-{
-    return scan_err(&g->scan, KEEL_EINVAL, line, c, "value '%.*s%s' does not fit type %s",
-                    (int)(len > 64 ? 64 : len), p, len > 64 ? "..." : "",
-                    keel_col_type_name(g->r->frame->cols[c].type));
-}
-
-/* Pass 2: converts rows done..rows of the segment; resumable. */
-static int pass_convert(csv_seg *g)
+/* Converts the deferred columns of the first `rows` rows again, now that
+ * their type is final (it fits every value: no errors but memory). */
+static int pass_rescan(csv_seg *g, size_t rows)
 {
     csv_reader *r = g->r;
     csv_scan *s = &g->scan;
-    keel_frame *fr = r->frame;
     g->released = s->pos;
-    for (; g->done < g->rows; g->done++) {
+    for (size_t row = 0; row < rows; row++) {
         size_t n = 0, line = 0;
         int got = scan_row(s, g->fields, r->n_cols, &n, &line);
         if (got < 0)
@@ -742,100 +1028,129 @@ static int pass_convert(csv_seg *g)
         if (got == 0 || n != r->n_cols)  /* pass 1 saw these very bytes */
             return keel_errf(&g->err, KEEL_EINTERNAL, "%s:%zu: input changed while reading",
                              r->name, line);
-        size_t row = g->row0 + g->done;
         for (size_t c = 0; c < r->n_cols; c++) {
-            keel_column *col = &fr->cols[c];
+            if (!r->deferred[c])
+                continue;
             const char *p;
             size_t len;
             int rc = field_text(g, &g->fields[c], &p, &len);
             if (rc != KEEL_OK)
                 return rc;
-            if (col->missing != NULL && is_na(&r->na, p, len)) {
-                if (g->local_missing)
-                    g->st[c].missing[g->done >> 3] |= (uint8_t)(1u << (g->done & 7));
-                else
-                    col->missing[row >> 3] |= (uint8_t)(1u << (row & 7));
-                if (col->type == KEEL_COL_FLOAT)
-                    col->f64[row] = NAN;
-                continue;
-            }
-            bool ok = true;
-            switch (col->type) {
-            case KEEL_COL_INT:
-                ok = keel__parse_i64(p, len, &col->i64[row]);
-                break;
-            case KEEL_COL_FLOAT:
-                ok = keel__parse_f64(p, len, &col->f64[row]);
-                break;
-            case KEEL_COL_BOOL:
-                ok = keel__parse_bool(p, len, &col->i64[row]);
-                break;
-            case KEEL_COL_DATE:
-                ok = keel__parse_date(p, len, &col->i64[row]);
-                break;
-            case KEEL_COL_DATETIME:
-                ok = keel__parse_datetime(p, len, true, &col->i64[row]);
-                break;
-            case KEEL_COL_STRING:
-                if (!dict_intern(&g->st[c].dict, g->strings, p, len, &col->codes[row]))
-                    return seg_oom(g);
-                break;
-            }
-            if (!ok)
-                return bad_value(g, line, c, p, len);
+            if (is_na(&r->na, p, len))
+                put_fill(r, c, g->st[c].cur, row);
+            else if (put_typed(g, c, g->st[c].cur, row, p, len) != PUT_OK)
+                return seg_oom(g);
         }
         seg_release(g);
     }
     return KEEL_OK;
 }
 
-static void *infer_thread(void *arg)
+static void *read_thread(void *arg)
 {
     csv_seg *g = arg;
-    g->rc = pass_infer(g);
+    g->rc = pass_read(g);
+    if (g->rc == KEEL_OK)
+        g->rc = g->conv_rc;  /* the first segment reads on to number it */
     return NULL;
 }
 
-static void *convert_thread(void *arg)
+/* ---- finishing ---- */
+
+/* Appends the second segment's dictionary of column c to the first's and
+ * rewrites its codes: the order of first appearance holds. */
+static int merge_dict(csv_reader *r, csv_seg *a, csv_seg *b, size_t c)
 {
-    csv_seg *g = arg;
-    g->rc = pass_convert(g);
-    return NULL;
+    dict_builder *bd = &b->st[c].dict;
+    if (bd->n == 0)
+        return KEEL_OK;
+    uint32_t *map = malloc(bd->n * sizeof *map);
+    if (map == NULL)
+        return seg_oom(a);
+    for (size_t k = 0; k < bd->n; k++) {
+        if (!dict_intern(&a->st[c].dict, &r->frame->arena, bd->vals[k], bd->lens[k], &map[k])) {
+            free(map);
+            return seg_oom(a);
+        }
+    }
+    /* Missing cells keep code 0, as in a one-thread read. */
+    uint32_t *codes = col_codes(r, c) + b->row0;
+    for (size_t i = 0; i < b->rows; i++)
+        if (!seg_missing(&b->st[c], i))
+            codes[i] = map[codes[i]];
+    free(map);
+    return KEEL_OK;
 }
 
-/* Folds the second segment's dictionaries and missing bits into the first's
- * and the frame: its strings are interned after the first segment's, which
- * keeps the order of first appearance, and its codes are rewritten. */
-static int merge_converted(csv_reader *r, csv_seg *a, csv_seg *b)
+/* The frame's missing bitmap of column c from the segments' own. */
+static int merge_missing(csv_reader *r, csv_seg *a, csv_seg *b, size_t c, size_t rows)
+{
+    keel_column *col = &r->frame->cols[c];
+    if (col->n_missing == 0)
+        return KEEL_OK;
+    if ((col->missing = keel_arena_alloc(&r->frame->arena, (rows + 7) / 8)) == NULL)
+        return seg_oom(a);
+    if (a->st[c].missing != NULL)
+        memcpy(col->missing, a->st[c].missing, (a->rows + 7) / 8);
+    const uint8_t *bits = b != NULL ? b->st[c].missing : NULL;
+    if (bits == NULL)
+        return KEEL_OK;
+    for (size_t byte = 0; byte < (b->rows + 7) / 8; byte++) {
+        for (unsigned v = bits[byte]; v != 0; v &= v - 1) {
+            size_t row = a->rows + byte * 8 + (size_t)__builtin_ctz(v);
+            col->missing[row >> 3] |= (uint8_t)(1u << (row & 7));
+        }
+    }
+    return KEEL_OK;
+}
+
+/* Decides each column's type from both segments (b may be NULL), brings
+ * every segment's values to it, closes the gap between the segments' rows
+ * and builds the missing bitmaps. Columns it cannot finish this way are
+ * marked deferred, reset for the rescan, and counted in *n_deferred. */
+static int finish_columns(csv_reader *r, csv_seg *a, csv_seg *b, size_t rows,
+                          size_t *n_deferred)
 {
     keel_frame *fr = r->frame;
+    fr->n_rows = rows;
+    *n_deferred = 0;
     for (size_t c = 0; c < r->n_cols; c++) {
         keel_column *col = &fr->cols[c];
-        dict_builder *bd = &b->st[c].dict;
-        if (col->type == KEEL_COL_STRING && bd->n > 0) {
-            uint32_t *map = malloc(bd->n * sizeof *map);
-            if (map == NULL)
-                return seg_oom(a);
-            for (size_t k = 0; k < bd->n; k++) {
-                if (!dict_intern(&a->st[c].dict, &fr->arena, bd->vals[k], bd->lens[k], &map[k])) {
-                    free(map);
-                    return seg_oom(a);
-                }
-            }
-            uint32_t *codes = col->codes + b->row0;
-            for (size_t i = 0; i < b->rows; i++)
-                codes[i] = map[codes[i]];
-            free(map);
+        csv_col_state *sa = &a->st[c], *sb = b != NULL ? &b->st[c] : NULL;
+        col->n_missing = sa->n_missing + (sb != NULL ? sb->n_missing : 0);
+        if (!r->forced[c]) {
+            unsigned may = sa->may & (sb != NULL ? sb->may : MAY_ALL);
+            col->type = decide(may, sa->n_values + (sb != NULL ? sb->n_values : 0));
         }
-        const uint8_t *bits = b->st[c].missing;
-        if (bits == NULL)
-            continue;
-        for (size_t byte = 0; byte < (b->rows + 7) / 8; byte++) {
-            for (unsigned v = bits[byte]; v != 0; v &= v - 1) {
-                size_t row = b->row0 + byte * 8 + (size_t)__builtin_ctz(v);
-                col->missing[row >> 3] |= (uint8_t)(1u << (row & 7));
-            }
+        retype_rows(r, sa, c, a->row0, a->rows, (int)col->type);
+        if (sb != NULL)
+            retype_rows(r, sb, c, b->row0, b->rows, (int)col->type);
+        r->deferred[c] = sa->cur == CUR_DEFERRED || (sb != NULL && sb->cur == CUR_DEFERRED);
+        int rc = merge_missing(r, a, b, c, rows);
+        if (rc == KEEL_OK && !r->deferred[c] && sb != NULL) {
+            if (col->type == KEEL_COL_STRING)
+                rc = merge_dict(r, a, b, c);
+            size_t size = col->type == KEEL_COL_STRING ? sizeof(uint32_t) : 8;
+            if (b->row0 != a->rows)  /* blank lines or quoted newlines in the first */
+                memmove((char *)r->vals[c] + a->rows * size,
+                        (char *)r->vals[c] + b->row0 * size, b->rows * size);
         }
+        if (rc != KEEL_OK)
+            return rc;
+        if (r->deferred[c]) {
+            dict_free(&sa->dict);
+            sa->cur = (int)col->type;
+            ++*n_deferred;
+        }
+        col->i64 = NULL;
+        col->f64 = NULL;
+        col->codes = NULL;
+        if (col->type == KEEL_COL_FLOAT)
+            col->f64 = col_f64(r, c);
+        else if (col->type == KEEL_COL_STRING)
+            col->codes = col_codes(r, c);
+        else
+            col->i64 = col_i64(r, c);
     }
     return KEEL_OK;
 }
@@ -883,6 +1198,8 @@ static void scan_rewind(csv_scan *s, size_t pos, size_t line, bool validate)
     s->overshot = false;
     s->validate = validate;
     s->high_mask = validate ? 0x8080808080808080ull : 0;
+    s->wpos = SIZE_MAX / 2;  /* no cached word: i - wpos >= 8 for any offset */
+    s->wmask = 0;
 }
 
 /* Where a second thread may start: just past the first LF at or after the
@@ -949,32 +1266,34 @@ static int parse_input(const char *name, keel__input *in, const keel_csv_options
     scan_rewind(s, 0, 1, true);
     if (s->len >= 3 && memcmp(s->buf, "\xEF\xBB\xBF", 3) == 0)
         s->pos = 3;
-    if ((rc = read_header(&r, &a, opts, &data_start, &data_line)) != KEEL_OK)
+    if ((rc = read_header(&r, &a, opts, &data_start, &data_line)) != KEEL_OK ||
+        (rc = seg_reset_states(&a)) != KEEL_OK)
         goto done;
 
-    /* Pass 1, in two threads when the input is big enough. */
+    /* One pass over the rows, in two threads when the input is big enough. */
     size_t at = split_point(in, s->pos, r.max_rows);
+    if ((rc = alloc_values(&r, &a, s->pos, at)) != KEEL_OK)
+        goto done;
     pthread_t tid;
     if (at != 0) {
         if ((rc = seg_init(&b, &r)) != KEEL_OK)
             goto done;
         b_used = true;
-        b.st = calloc(r.n_cols, sizeof *b.st);
-        if (b.st == NULL) {
+        if ((rc = seg_reset_states(&b)) != KEEL_OK) {
             rc = seg_oom(&a);
             goto done;
         }
-        for (size_t c = 0; c < r.n_cols; c++)
-            b.st[c].may = MAY_ALL;
         b.scan = a.scan;
         b.scan.err = &b.err;
         scan_rewind(&b.scan, at, 1, true);
+        b.row0 = r.split_row;
+        b.strings = &b.own_strings;
         a.scan.stop = at;
-        split = pthread_create(&tid, NULL, infer_thread, &b) == 0;
+        split = pthread_create(&tid, NULL, read_thread, &b) == 0;
         if (!split)
             a.scan.stop = SIZE_MAX;
     }
-    rc = pass_infer(&a);
+    rc = pass_read(&a);
     if (split) {
         pthread_join(tid, NULL);
         if (rc == KEEL_OK && (a.scan.overshot || b.rc != KEEL_OK)) {
@@ -983,61 +1302,33 @@ static int parse_input(const char *name, keel__input *in, const keel_csv_options
              * the first segment reads on by itself. */
             split = false;
             a.scan.stop = SIZE_MAX;
-            rc = pass_infer(&a);
+            rc = pass_read(&a);
         }
+    }
+    if (rc == KEEL_OK && a.conv_rc != KEEL_OK) {
+        rc = a.conv_rc;
+        a.err = a.conv_err;
     }
     if (rc != KEEL_OK)
         goto done;
-    size_t rows = a.rows;
-    if (split) {
-        rows += b.rows;
-        for (size_t c = 0; c < r.n_cols; c++) {
-            a.st[c].may &= b.st[c].may;
-            a.st[c].n_values += b.st[c].n_values;
-            a.st[c].n_missing += b.st[c].n_missing;
-        }
-    }
+    size_t rows = a.rows + (split ? b.rows : 0);
     if (rows > UINT32_MAX) {
         rc = keel_errf(&a.err, KEEL_ELIMIT, "%s: more than %u rows", name, UINT32_MAX);
         goto done;
     }
-    if ((rc = alloc_columns(&r, &a, rows)) != KEEL_OK)
+    size_t n_deferred = 0;
+    if ((rc = finish_columns(&r, &a, split ? &b : NULL, rows, &n_deferred)) != KEEL_OK)
         goto done;
     keel__input_release(in, 0, in->len);
 
-    /* Pass 2: the same rows, the same split. */
-    scan_rewind(&a.scan, data_start, data_line, false);
-    a.done = 0;
-    a.row0 = 0;
-    if (split) {
-        scan_rewind(&b.scan, at, 1, false);
-        b.done = 0;
-        b.row0 = a.rows;
-        b.strings = &b.own_strings;
-        b.local_missing = true;
-        for (size_t c = 0; c < r.n_cols; c++) {
-            if (r.frame->cols[c].missing != NULL &&
-                (b.st[c].missing = calloc((b.rows + 7) / 8 + 1, 1)) == NULL) {
-                rc = seg_oom(&a);
-                goto done;
-            }
-        }
-        split = pthread_create(&tid, NULL, convert_thread, &b) == 0;
+    /* Columns whose earlier values could not follow a change of type are
+     * converted again, over all rows, by one thread. */
+    if (n_deferred > 0) {
+        scan_rewind(&a.scan, data_start, data_line, false);
+        if ((rc = pass_rescan(&a, rows)) != KEEL_OK)
+            goto done;
     }
-    if (!split)
-        a.rows = rows;
-    rc = pass_convert(&a);
-    if (split) {
-        pthread_join(tid, NULL);
-        if (rc == KEEL_OK && b.rc != KEEL_OK) {
-            a.rows = rows;  /* read on over the second segment's rows */
-            rc = pass_convert(&a);
-        } else if (rc == KEEL_OK) {
-            rc = merge_converted(&r, &a, &b);
-        }
-    }
-    if (rc == KEEL_OK)
-        rc = finish_dicts(&r, &a);
+    rc = finish_dicts(&r, &a);
 
 done:
     if (rc != KEEL_OK)

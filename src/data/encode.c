@@ -168,6 +168,8 @@ static long *code_map(const keel_column_encoder *ce, const keel_column *col)
 int keel_encoder_transform(const keel_encoder *e, const keel_frame *f, const size_t *rows,
                            size_t n, float *out, size_t *out_unseen, keel_err *err)
 {
+    if (rows == NULL)
+        n = f->n_rows;  /* as the header promises */
     size_t unseen = 0;
     size_t width = e->n_features;
     for (size_t c = 0; c < e->n_cols; c++) {

@@ -618,6 +618,49 @@ static char *big_csv(size_t rows, size_t bad_row, char kind, size_t quoted_blob_
     return b;
 }
 
+/* The reader converts as it reads and widens a column's type when a later
+ * value needs it: the result must be what inferring over all rows first
+ * gives. */
+static void types_widen_midway_with_the_same_result(void **state)
+{
+    (void)state;
+    keel_frame *f = parse_ok("i2f,negz,late_s,d2dt,na_then_f\n"
+                             "1,1,1,2020-01-01,NA\n"
+                             "2,-0,2,2020-01-02,\n"
+                             "3,2.5,x,2020-01-03 06:00,1.5\n"
+                             "1.25,3,2,2020-01-04,2\n",
+                             NULL);
+    assert_int_equal(f->n_rows, 4);
+    const keel_column *c = &f->cols[0];
+    assert_int_equal(c->type, KEEL_COL_FLOAT);
+    assert_true(c->f64[0] == 1.0 && c->f64[2] == 3.0 && c->f64[3] == 1.25);
+    c = &f->cols[1];  /* "-0" read as an int first, then a float: -0.0 */
+    assert_int_equal(c->type, KEEL_COL_FLOAT);
+    assert_true(c->f64[1] == 0.0 && signbit(c->f64[1]));
+    assert_true(c->f64[2] == 2.5 && c->f64[3] == 3.0);
+    c = &f->cols[2];  /* strings in order of first appearance, from row 0 */
+    assert_int_equal(c->n_dict, 3);
+    assert_string_equal(str_at(c, 0), "1");
+    assert_string_equal(str_at(c, 2), "x");
+    assert_int_equal(c->codes[3], c->codes[1]);
+    c = &f->cols[3];
+    assert_int_equal(c->type, KEEL_COL_DATETIME);
+    assert_int_equal(c->i64[0], 18262LL * 86400);
+    assert_int_equal(c->i64[2], 18264LL * 86400 + 6 * 3600);
+    c = &f->cols[4];
+    assert_int_equal(c->type, KEEL_COL_FLOAT);
+    assert_int_equal(c->n_missing, 2);
+    assert_true(isnan(c->f64[0]) && isnan(c->f64[1]) && c->f64[3] == 2.0);
+    keel_frame_destroy(f);
+
+    /* A misfit of an overridden type loses to a later row that does not
+     * parse, as when inference read every row before converting. */
+    keel_csv_type_override ov[] = { { "a", KEEL_COL_INT } };
+    keel_csv_options o = { .overrides = ov, .n_overrides = 1 };
+    const char *s = "a,b\nx,1\n1\n";
+    parse_fails(s, strlen(s), &o, KEEL_EPARSE, "t.csv:3:", "expected 2 fields, found 1");
+}
+
 static void two_threads_match_one_thread(void **state)
 {
     (void)state;
@@ -744,6 +787,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(errors_name_file_line_and_column),
         cmocka_unit_test(overrides_force_types_and_report_misfits),
         cmocka_unit_test(floats_equal_strtod_bit_for_bit),
+        cmocka_unit_test(types_widen_midway_with_the_same_result),
         cmocka_unit_test(two_threads_match_one_thread),
         cmocka_unit_test(take_selects_rows_and_keeps_dictionaries),
         cmocka_unit_test(type_names_round_trip),
