@@ -14,6 +14,7 @@ PACKAGES=(
   libcmocka-dev sqlite3 git python3 curl
   # benchmark peers
   hyperfine python3-pandas python3-xgboost python3-sklearn wrk
+  gunicorn python3-flask nginx
 )
 
 missing=()
