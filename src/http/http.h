@@ -91,6 +91,10 @@ typedef struct keel_http_config {
     void (*too_large)(keel_http_req *req, keel_http_resp *resp, size_t limit);
     void *app;
     FILE *access_log;          /* NULL = no access log */
+    /* One thread per connection instead of a pool of event loops: spreads
+     * a few busy keep-alive connections over all cores (a pool's loops
+     * accept unevenly), at the cost of a thread per client. */
+    bool thread_per_connection;
 } keel_http_config;
 
 /* Starts listening; the routes and app must outlive the server. */

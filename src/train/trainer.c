@@ -308,6 +308,9 @@ static int boost(job *j)
         }
     }
     int rc = flush_metrics(j);
+    /* Without early stopping every round is kept, as asked for. */
+    if (patience <= 0)
+        j->best_round = rounds;
     if (rc == KEEL_OK)
         rc = xgb_slice(j->booster, (int)j->best_round, &j->best, j->err);
     return rc;
