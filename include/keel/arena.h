@@ -30,6 +30,10 @@ void keel_arena_free(keel_arena *a);
  * The memory is owned by the arena. */
 void *keel_arena_alloc(keel_arena *a, size_t n);
 
+/* The same, not zeroed: for big arrays whose every element the caller
+ * writes (untouched pages of a large request then cost no memory). */
+void *keel_arena_alloc_uninit(keel_arena *a, size_t n);
+
 /* Copies of a NUL-terminated string / of n counted bytes (NUL added). */
 char *keel_arena_strdup(keel_arena *a, const char *s);
 char *keel_arena_strndup(keel_arena *a, const char *s, size_t n);

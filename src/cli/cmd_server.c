@@ -81,6 +81,7 @@ static int cmd_server(struct cli_ctx *ctx)
         .too_large = keel_api_too_large,
         .app = &app,
         .access_log = access_log,
+        .thread_per_connection = cli_flag(ctx, "thread-per-connection"),
     };
     keel_http_server *srv = NULL;
     if (keel_http_start(&cfg, &srv, &ctx->err) != KEEL_OK) {
@@ -108,6 +109,8 @@ static const struct cli_opt server_opts[] = {
     { "artifacts", CLI_VALUE, "PATH", "object store directory (the keel home's objects/)" },
     { "threads", CLI_VALUE, "N", "worker threads (number of cores)" },
     { "access-log", CLI_VALUE, "FILE|-|off", "access log destination (- = stderr)" },
+    { "thread-per-connection", CLI_FLAG, NULL,
+      "a thread per client connection instead of a pool of event loops" },
     { NULL },
 };
 
