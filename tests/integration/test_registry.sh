@@ -36,7 +36,7 @@ print(s.server_port, flush=True)
 s.serve_forever()
 PY
 HOOK_PID=$!
-trap 'kill $HOOK_PID 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $HOOK_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 100); do [ -s "$WORK/hook_port" ] && break; sleep 0.05; done
 expect_exit 0 -- "$KEEL" webhooks add "http://127.0.0.1:$(cat "$WORK/hook_port")/hook" --secret s3cr3t
 expect_exit 1 -- "$KEEL" webhooks add "ftp://x" --events alias_moved

@@ -22,7 +22,7 @@ head -201 test_rows.csv > sample.csv
 
 "$KEEL" serve adult@production --port 0 --poll-ms 100 --log-sample 1 2>"$WORK/serve.log" &
 SERVE_PID=$!
-trap 'kill $SERVE_PID 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $SERVE_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 200); do grep -q "listening on" "$WORK/serve.log" && break; sleep 0.05; done
 BASE=$(sed -n 's|.*listening on \(http://[0-9.:]*\).*|\1|p' "$WORK/serve.log")
 [ -n "$BASE" ] && ok || { cat "$WORK/serve.log"; fail "serve did not start"; finish; }
