@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries (DESIGN.md §6)
   libsqlite3-dev libjansson-dev libssl-dev libgit2-dev zlib1g-dev libyaml-dev
-  libmicrohttpd-dev libxgboost-dev
+  libmicrohttpd-dev libxgboost-dev libcurl4-openssl-dev
   # tests and tools they drive
   libcmocka-dev sqlite3 git python3 curl
   # benchmark peers
