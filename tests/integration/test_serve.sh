@@ -133,6 +133,26 @@ import json; r = json.load(open('load.txt'))
 assert list(r['codes']) == ['200'], r
 assert r['versions'] == ['adult/1', 'adult/2'], r" && ok || fail "hot reload under load: $(cat load.txt)"
 
+# A version whose model file is corrupt in the object store: the reload
+# fails (hash mismatch) and the server keeps answering with version 2.
+"$KEEL" train xgboost --data adult --target income --split column:split --rounds 5 \
+  --early-stopping 0 --seed 11 --json > v3.json
+"$KEEL" models register adult --run "$(run_of v3.json)" >/dev/null   # version 3
+hash=$("$KEEL" artifacts ls "$(run_of v3.json)" model --json |
+       python3 -c 'import json,sys; print([f["sha256"] for f in json.load(sys.stdin)["files"] if f["path"] == "model/model.json"][0])')
+obj=".keel/objects/${hash:0:2}/${hash:2}"
+chmod u+w "$obj" && printf 'X' | dd of="$obj" bs=1 seek=100 conv=notrunc 2>/dev/null
+"$KEEL" models alias set adult production 3 >/dev/null
+sleep 0.6
+curl -s -D hdr.txt -o /dev/null -X POST -H 'Content-Type: application/json' \
+  -d '{"dataframe_records": [{"age": 39, "workclass": "State-gov", "fnlwgt": 77516, "education": "Bachelors", "education_num": 13, "marital_status": "Never-married", "occupation": "Adm-clerical", "relationship": "Not-in-family", "race": "White", "sex": "Male", "capital_gain": 2174, "capital_loss": 0, "hours_per_week": 40, "native_country": "United-States"}]}' \
+  "$BASE/invocations"
+expect_contains hdr.txt "X-Model-Version: adult/2"
+curl -s "$BASE/metrics" > metrics_broken.txt
+grep -q 'keel_model_reload_failures_total{model="adult"} [1-9]' metrics_broken.txt && ok || fail "reload failure not counted"
+expect_contains "$WORK/serve.log" "still serving version 2"
+"$KEEL" models alias set adult production 2 >/dev/null
+
 # Metrics and the prediction log.
 curl -s "$BASE/metrics" > metrics.txt
 expect_contains metrics.txt 'keel_requests_total{model="adult",code="2xx"}'
