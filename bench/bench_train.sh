@@ -16,7 +16,7 @@
 #                        cnt, --drop casual registered instant dteday, the
 #                        last 20% by `datetime` (time:datetime:0.2)
 #
-#   keel    `keel train xgboost --data FILE … --seed 42 --threads 2 --json` in
+#   keel    `keel train xgboost --data FILE … --seed 42 --json` (keel picks its threads) in
 #           a fresh keel home (`keel init DIR`, KEEL_HOME=DIR/.keel, run from
 #           DIR). The time is the whole process: reading, splitting, encoding,
 #           500 rounds at most with early stopping (30), evaluation, and also
@@ -111,14 +111,14 @@ summary=()
 add_summary() { summary+=("$*"); }
 echo "keel $("$keel" --version 2>/dev/null | head -1); $("$python" -c \
   'import pandas, xgboost, sklearn; print("pandas", pandas.__version__, "xgboost", xgboost.__version__, "sklearn", sklearn.__version__)' \
-  2>/dev/null); $(nproc) cores; $reps runs per side, interleaved; --threads 2 / nthread 2;" \
+  2>/dev/null); $(nproc) cores; $reps runs per side, interleaved; keel chooses its threads (1 below ~8M cells), python nthread 2 (its default: all cores);" \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # bench_case LABEL METRIC(auc|rmse) ACCEPT_KEY ACCEPT_MIN ARGS...
 bench_case() {
   local label="$1" metric="$2" accept_key="$3" accept_min="$4"
   shift 4
-  local args=("$@" --seed 42 --threads 2)
+  local args=("$@" --seed 42)
   local ks=() kkb=() ps=() pps=() pkb=() i line t0
   local k_metric k_accept k_best k_train k_test k_feat p_metric p_best p_train p_test p_feat
   echo

@@ -126,7 +126,7 @@ static const struct cli_opt train_opts[] = {
     { "rounds", CLI_VALUE, "N", "boosting rounds (500)" },
     { "early-stopping", CLI_VALUE, "N", "stop after N rounds without improvement (30; 0 = off)" },
     { "seed", CLI_VALUE, "N", "random seed (42)" },
-    { "threads", CLI_VALUE, "N", "training threads (number of cores)" },
+    { "threads", CLI_VALUE, "N", "training threads (1 below ~8M cells, else all cores)" },
     { "experiment", CLI_VALUE, "NAME", "experiment for the run (created if new; Default)" },
     { "name", CLI_VALUE, "NAME", "run name" },
     { NULL },

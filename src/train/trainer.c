@@ -196,8 +196,14 @@ static int set_params(job *j)
     const keel_train_opts *o = j->o;
     char seed[32], threads[16], classes[16];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)(o->seed ? o->seed : 42));
+    /* Below about 8M matrix cells, one thread is as fast as two here (the
+     * per-round synchronisation costs what the second core gains: adult
+     * 1.81 s vs 2.11 s, credit_default 0.45 s vs 0.59 s), and it never
+     * competes with other processes. Larger data gets every core. */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    snprintf(threads, sizeof threads, "%d", o->threads > 0 ? o->threads : (int)(cores > 0 ? cores : 1));
+    int by_size = (double)j->n_train * (double)j->enc->n_features < 8e6 ? 1
+                  : (int)(cores > 0 ? cores : 1);
+    snprintf(threads, sizeof threads, "%d", o->threads > 0 ? o->threads : by_size);
     snprintf(classes, sizeof classes, "%zu", j->target.n_classes);
     const char *objective = o->objective != NULL ? o->objective : objective_for(&j->target);
     /* keel's defaults, then the user's parameters over them. */
