@@ -110,6 +110,7 @@ typedef struct feature_rows {
     size_t n;
     size_t width;
     json_t *records;              /* what the request sent, for the log (borrowed) */
+    bool body_is_records;         /* no tree: the raw body is the JSON to log */
     size_t unseen, bad;
 } feature_rows;
 
@@ -117,6 +118,12 @@ typedef struct feature_rows {
  * inputs (JSON), or CSV text when csv is true. Errors name the column/row. */
 int decode_invocations(const served_model *m, const char *body, size_t len, bool csv,
                        keel_arena *a, feature_rows *out, json_t **out_doc, keel_err *err);
+/* The plain {"dataframe_records": [...]} body decoded without a JSON tree;
+ * false means "not decoded here" (use decode_invocations, which gives the
+ * same rows or the error). out->records stays NULL. */
+bool decode_records_fast(const served_model *m, const char *body, size_t len, keel_arena *a,
+                         feature_rows *out);
+
 /* OIP v2 infer request body. */
 int decode_oip(const served_model *m, const char *body, size_t len, keel_arena *a,
                feature_rows *out, json_t **out_doc, keel_err *err);

@@ -95,6 +95,16 @@ static void log_prediction(serve_app *app, keel_http_req *req, const served_mode
                         "\"inputs\":", m->version_text, role, (long long)latency_us, rows->n);
     if (rows->records != NULL)
         keel_json_dump_buf(rows->records, false, &b);
+    else if (rows->body_is_records) {  /* decoded without a tree: the JSON body itself */
+        size_t at = b.len;
+        keel_buf_append(&b, req->body, req->body_len);
+        /* Newlines there can only be whitespace; one record per line. */
+        for (size_t i = at; i < b.len; i++)
+            if (b.data[i] == '\n' || b.data[i] == '\r')
+                b.data[i] = ' ';
+    }
+    else if (req->body != NULL)      /* CSV: the text, as a JSON string */
+        keel_json_write_string(&b, req->body, req->body_len);
     else
         keel_buf_puts(&b, "null");
     keel_buf_puts(&b, ",\"outputs\":[");
@@ -153,10 +163,13 @@ static int predict(keel_http_req *req, keel_http_resp *resp, model_slot *slot,
     if (rc == KEEL_OK) {
         const char *type = keel_http_header(req, "Content-Type");
         bool csv = type != NULL && strncmp(type, "text/csv", 8) == 0;
-        rc = proto == PROTO_OIP ? decode_oip(m, req->body, req->body_len, req->arena, &rows, &doc,
-                                             &err)
-                                : decode_invocations(m, req->body, req->body_len, csv, req->arena,
-                                                     &rows, &doc, &err);
+        bool fast = proto == PROTO_INVOCATIONS && !csv &&
+                    decode_records_fast(m, req->body, req->body_len, req->arena, &rows);
+        if (!fast)
+            rc = proto == PROTO_OIP ? decode_oip(m, req->body, req->body_len, req->arena, &rows,
+                                                 &doc, &err)
+                                    : decode_invocations(m, req->body, req->body_len, csv,
+                                                         req->arena, &rows, &doc, &err);
     }
     size_t k = m != NULL ? keel_model_num_outputs(m->runtime) : 1;
     float *out = rc == KEEL_OK ? keel_arena_alloc(req->arena, rows.n * k * sizeof *out + 1) : NULL;

@@ -2,12 +2,14 @@
  * fuzz_serve_request.c — the model server's request decoders: MLflow's
  * /invocations bodies (JSON in every form, and CSV) and OIP v2 infer bodies,
  * against a model with numeric, date and categorical inputs (one-hot and
- * ordinal). The first byte picks the decoder.
+ * ordinal). The first byte picks the decoder. The direct records decoder
+ * must agree with the general one whenever it answers.
  */
 #include "serve/serve.h"
 
 #include <keel/json.h>
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +55,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     keel_err err;
     const char *body = (const char *)data + 1;
     switch (data[0] % 3) {
-    case 0:
-        decode_invocations(model(), body, size - 1, false, &a, &rows, &doc, &err);
+    case 0: {
+        feature_rows fast;
+        bool ok_fast = decode_records_fast(model(), body, size - 1, &a, &fast);
+        int rc = decode_invocations(model(), body, size - 1, false, &a, &rows, &doc, &err);
+        if (ok_fast && (rc != KEEL_OK || rows.n != fast.n || rows.width != fast.width))
+            abort();
+        for (size_t i = 0; ok_fast && i < rows.n * rows.width; i++) {
+            bool both_nan = isnan(rows.x[i]) && isnan(fast.x[i]);
+            if (!both_nan && rows.x[i] != fast.x[i])
+                abort();
+        }
         break;
+    }
     case 1:
         decode_invocations(model(), body, size - 1, true, &a, &rows, &doc, &err);
         break;
