@@ -84,7 +84,19 @@ enum keel_model_strategy {
      * exists (tests compare the layouts; the bench measures them). */
     KEEL_MODEL_NODES_ROWS_OUTER,
     KEEL_MODEL_NODES_TREES_OUTER,
+    /* TREES_OUTER over the perfect layout without the SIMD walk. */
+    KEEL_MODEL_SCALAR_TREES_OUTER,
 };
+
+/* Rows per block of the batch walk, and at most what the SIMD walk takes. */
+#define KEEL_MODEL_SIMD_BLOCK 64
+
+/* The batch walk over the perfect layout with AVX2 (model_predict_simd.c):
+ * walks the first multiple of 8 rows of x[0..n) (at most SIMD_BLOCK) into
+ * acc, as block_tree_by_tree_perfect would, and returns how many; 0 when the
+ * CPU or the build cannot. */
+bool keel_model_simd_available(void);
+size_t keel_model_block_perfect_simd(const keel_model *m, const float *x, size_t n, float *acc);
 
 void keel_model_predict_with(const keel_model *m, const float *x, size_t n, bool margin,
                              float *out, enum keel_model_strategy strategy);

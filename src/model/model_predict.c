@@ -19,7 +19,7 @@
 #include <math.h>
 #include <string.h>
 
-#define ROW_BLOCK 64
+#define ROW_BLOCK KEEL_MODEL_SIMD_BLOCK
 
 /* The lane loops must be unrolled so that the walks' indices stay in
  * registers (-O2 does not unroll them by itself). */
@@ -76,7 +76,8 @@ static void row_all_trees_perfect(const keel_model *m, const float *x, float *ac
 }
 
 /* block_tree_by_tree over the perfect layout. */
-static void block_tree_by_tree_perfect(const keel_model *m, const float *x, size_t n, float *acc)
+static void block_tree_by_tree_perfect_scalar(const keel_model *m, const float *x, size_t n,
+                                              float *acc)
 {
     const uint32_t D = m->perfect_depth;
     const size_t inner = ((size_t)1 << D) - 1, n_leaves = (size_t)1 << D;
@@ -104,6 +105,15 @@ static void block_tree_by_tree_perfect(const keel_model *m, const float *x, size
             acc[r * ng + g] += lv[i];
         }
     }
+}
+
+/* The SIMD walk for the rows it takes, the scalar one for the rest. */
+static void block_tree_by_tree_perfect(const keel_model *m, const float *x, size_t n, float *acc)
+{
+    size_t done = keel_model_block_perfect_simd(m, x, n, acc);
+    if (done < n)
+        block_tree_by_tree_perfect_scalar(m, x + done * m->n_features, n - done,
+                                          acc + done * m->n_groups);
 }
 
 /* One row through every tree into acc[n_groups] (which starts at base). */
@@ -257,6 +267,10 @@ void keel_model_predict_with(const keel_model *m, const float *x, size_t n, bool
         perfect ? row_all_trees_perfect : row_all_trees;
     void (*block_fn)(const keel_model *, const float *, size_t, float *) =
         perfect ? block_tree_by_tree_perfect : block_tree_by_tree;
+    if (strategy == KEEL_MODEL_SCALAR_TREES_OUTER) {
+        block_fn = perfect ? block_tree_by_tree_perfect_scalar : block_tree_by_tree;
+        strategy = KEEL_MODEL_TREES_OUTER;
+    }
     if (m->transform == KEEL_TF_ARGMAX) {
         /* One output per row from n_groups accumulators on the stack. */
         float acc[KEEL_MODEL_MAX_GROUPS];
