@@ -67,6 +67,10 @@ typedef struct keel_registered_model {
 
 /* ---- registered models ---- */
 
+/* KEEL_EINVAL naming the problem when NAME cannot be a registered model's
+ * name (empty, too long, '/', control characters). */
+int keel_model_name_check(const char *name, keel_err *err);
+
 int keel_model_create(keel_store *s, const char *name, const char *description,
                       const keel_kv *tags, size_t n_tags, const char *actor, keel_err *err);
 int keel_model_get(keel_store *s, const char *name, keel_arena *a, keel_registered_model *out,

@@ -10,6 +10,7 @@
 
 #include <keel/arena.h>
 #include <keel/error.h>
+#include <keel/tracking.h>
 #include <keel/workspace.h>
 
 #include <jansson.h>
@@ -81,6 +82,14 @@ int cli_parse_kv(struct cli_ctx *ctx, const char *what, const char *text, const 
 
 /* Prints v (takes the reference) as pretty JSON on stdout. */
 void cli_print_json(json_t *v);
+
+/* Registers RUN's bundle at PATH as a new version of registered model NAME
+ * (created when new; signature from the bundle; version_created webhooks
+ * fired). Error in ctx->err. Shared by `models register` and
+ * `train --register`. */
+int cli_register_run_model(struct cli_ctx *ctx, const char *name, const char *run,
+                           const char *path, const char *description, const keel_kv *tags,
+                           size_t n_tags, int64_t *out_version);
 
 /* A text table: set the header, add rows (strings are borrowed until print),
  * print once with column widths fitted to the content. */

@@ -152,6 +152,42 @@ static int cmd_get(struct cli_ctx *ctx)
     return CLI_EXIT_OK;
 }
 
+int cli_register_run_model(struct cli_ctx *ctx, const char *name, const char *run,
+                           const char *path, const char *description, const keel_kv *tags,
+                           size_t n_tags, int64_t *out_version)
+{
+    keel_bundle *b = NULL;
+    if (keel_bundle_open(ctx->ws, run, path, &b, &ctx->err) != KEEL_OK)
+        return ctx->err.code;
+    char *signature = keel_json_dumps(json_object_get(keel_bundle_manifest(b), "signature"), false);
+    keel_bundle_close(b);
+    keel_registered_model existing;
+    keel_err probe;
+    int rc = keel_model_get(ctx->ws->store, name, &ctx->arena, &existing, &probe);
+    if (rc == KEEL_ENOTFOUND)
+        rc = keel_model_create(ctx->ws->store, name, NULL, NULL, 0, actor(), &ctx->err);
+    else if (rc != KEEL_OK)
+        ctx->err = probe;
+    keel_model_version_create c = {
+        .name = name,
+        .source = keel_arena_sprintf(&ctx->arena, "runs:/%s/%s", run, path),
+        .run_id = run,
+        .description = description,
+        .signature = signature,
+        .tags = (keel_kv *)tags,
+        .n_tags = n_tags,
+    };
+    if (rc == KEEL_OK)
+        rc = keel_model_version_create_run(ctx->ws->store, &c, actor(), out_version, &ctx->err);
+    free(signature);
+    if (rc != KEEL_OK)
+        return rc;
+    keel_webhooks_fire(ctx->ws->store, "version_created",
+                       json_pack("{s:s, s:I, s:s}", "model", name, "version",
+                                 (json_int_t)*out_version, "source", c.source));
+    return KEEL_OK;
+}
+
 /* models register NAME --run RUN [--path model]: the model is created when
  * new, as MLflow's register_model does; the signature comes from the
  * bundle's keel.json. */
@@ -165,36 +201,10 @@ static int cmd_register(struct cli_ctx *ctx)
     size_t n_tags;
     if (tags_from(ctx, &tags, &n_tags) != KEEL_OK)
         return cli_usage_error(ctx, "%s", ctx->err.msg);
-    keel_bundle *b = NULL;
-    if (keel_bundle_open(ctx->ws, run, path, &b, &ctx->err) != KEEL_OK)
-        return cli_fail(ctx);
-    char *signature = keel_json_dumps(json_object_get(keel_bundle_manifest(b), "signature"), false);
-    keel_bundle_close(b);
-    keel_registered_model existing;
-    keel_err probe;
-    int rc = keel_model_get(ctx->ws->store, ctx->args[0], &ctx->arena, &existing, &probe);
-    if (rc == KEEL_ENOTFOUND)
-        rc = keel_model_create(ctx->ws->store, ctx->args[0], NULL, NULL, 0, actor(), &ctx->err);
-    else if (rc != KEEL_OK)
-        ctx->err = probe;
-    keel_model_version_create c = {
-        .name = ctx->args[0],
-        .source = keel_arena_sprintf(&ctx->arena, "runs:/%s/%s", run, path),
-        .run_id = run,
-        .description = cli_opt(ctx, "description"),
-        .signature = signature,
-        .tags = tags,
-        .n_tags = n_tags,
-    };
     int64_t version = 0;
-    if (rc == KEEL_OK)
-        rc = keel_model_version_create_run(ctx->ws->store, &c, actor(), &version, &ctx->err);
-    free(signature);
-    if (rc != KEEL_OK)
+    if (cli_register_run_model(ctx, ctx->args[0], run, path, cli_opt(ctx, "description"), tags,
+                               n_tags, &version) != KEEL_OK)
         return cli_fail(ctx);
-    keel_webhooks_fire(ctx->ws->store, "version_created",
-                       json_pack("{s:s, s:I, s:s}", "model", ctx->args[0], "version",
-                                 (json_int_t)version, "source", c.source));
     if (ctx->json)
         cli_print_json(json_pack("{s:s, s:I}", "name", ctx->args[0], "version", (json_int_t)version));
     else

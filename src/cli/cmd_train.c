@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 
+#include <keel/registry.h>
 #include <keel/train.h>
 
 #include <stdio.h>
@@ -42,6 +43,9 @@ static int cmd_train_xgboost(struct cli_ctx *ctx)
     o.quiet = ctx->json;
     if (o.data == NULL || o.target == NULL)
         return cli_usage_error(ctx, "--data and --target are required");
+    const char *register_as = cli_opt(ctx, "register");
+    if (register_as != NULL && keel_model_name_check(register_as, &ctx->err) != KEEL_OK)
+        return cli_usage_error(ctx, "--register: %s", ctx->err.msg);
     size_t n_params = 0;
     const char **raw = cli_multi(ctx, "param", &n_params);
     keel_kv *params = keel_arena_alloc(&ctx->arena, (n_params + 1) * sizeof *params);
@@ -76,13 +80,27 @@ static int cmd_train_xgboost(struct cli_ctx *ctx)
     keel_train_result r;
     if (keel_train_xgboost(ctx->ws, &o, &ctx->arena, &r, &ctx->err) != KEEL_OK)
         return cli_fail(ctx);
+    /* The run is finished and kept whatever happens to the registration. */
+    int64_t version = 0;
+    if (register_as != NULL &&
+        cli_register_run_model(ctx, register_as, r.run_id, "model", NULL, NULL, 0, &version) !=
+            KEEL_OK) {
+        fprintf(stderr, "keel train: run %s finished, but registering it as '%s' failed\n",
+                r.run_id, register_as);
+        return cli_fail(ctx);
+    }
     if (ctx->json) {
-        cli_print_json(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:o}", "run_id", r.run_id,
-                                 "task", keel_task_name(r.task), "best_round",
-                                 (json_int_t)r.best_round, "train_rows", (json_int_t)r.n_train,
-                                 "test_rows", (json_int_t)r.n_test, "features",
-                                 (json_int_t)r.n_features, "model_sha256", r.model_sha256,
-                                 "metrics", eval_json(&r.eval)));
+        json_t *out = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:o}", "run_id", r.run_id,
+                                "task", keel_task_name(r.task), "best_round",
+                                (json_int_t)r.best_round, "train_rows", (json_int_t)r.n_train,
+                                "test_rows", (json_int_t)r.n_test, "features",
+                                (json_int_t)r.n_features, "model_sha256", r.model_sha256,
+                                "metrics", eval_json(&r.eval));
+        if (register_as != NULL)
+            json_object_set_new(out, "registered",
+                                json_pack("{s:s, s:I}", "name", register_as, "version",
+                                          (json_int_t)version));
+        cli_print_json(out);
         return CLI_EXIT_OK;
     }
     printf("run %s: %s, %zu training rows, %zu test rows, %zu features, %lld rounds kept\n",
@@ -90,6 +108,9 @@ static int cmd_train_xgboost(struct cli_ctx *ctx)
            (long long)r.best_round);
     print_eval(&r.eval, "  test ");
     printf("  model  sha256 %s (artifacts: model/)\n", r.model_sha256);
+    if (register_as != NULL)
+        printf("Registered %s version %lld (runs:/%s/model)\n", register_as, (long long)version,
+               r.run_id);
     return CLI_EXIT_OK;
 }
 
@@ -129,6 +150,8 @@ static const struct cli_opt train_opts[] = {
     { "threads", CLI_VALUE, "N", "training threads (1 below ~8M cells, else all cores)" },
     { "experiment", CLI_VALUE, "NAME", "experiment for the run (created if new; Default)" },
     { "name", CLI_VALUE, "NAME", "run name" },
+    { "register", CLI_VALUE, "MODEL", "register the bundle as a new version of MODEL (created "
+                                      "if new)" },
     { NULL },
 };
 

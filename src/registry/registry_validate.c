@@ -34,6 +34,11 @@ int registry_check_model_name(const char *name, keel_err *err)
     return KEEL_OK;
 }
 
+int keel_model_name_check(const char *name, keel_err *err)
+{
+    return registry_check_model_name(name, err);
+}
+
 int registry_check_version(const char *name, int64_t version, keel_err *err)
 {
     if (version < 1)

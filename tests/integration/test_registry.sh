@@ -128,4 +128,29 @@ printf 'gates:\n  - metrics.no_such_metric >= 1\n' > missing.yaml
 expect_exit 1 -- "$KEEL" ci check --policy missing.yaml fraud 2
 expect_contains "$WORK/.out" "no metric 'no_such_metric'"
 expect_exit 2 -- "$KEEL" ci check fraud 2
+# train --register: the run's bundle becomes a new version (the model is
+# created when new); a bad name is refused before any training or run.
+count_runs() { "$KEEL" runs list --max-results 1000 --json |
+  python3 -c "import json,sys; print(len(json.load(sys.stdin).get('runs', [])))"; }
+before=$(count_runs)
+expect_exit 2 -- "$KEEL" train xgboost --data adult --target income --split column:split \
+  --rounds 3 --register 'bad/name'
+expect_contains "$WORK/.err" "--register: invalid registered model name"
+[ "$(count_runs)" = "$before" ] && ok || fail "a refused --register must not leave a run"
+for want in 1 2; do
+  expect_exit 0 -- "$KEEL" train xgboost --data adult --target income --split column:split \
+    --rounds 3 --early-stopping 0 --register income-auto --json
+  cp "$WORK/.out" "reg$want.json"
+  python3 - "reg$want.json" "$want" <<'PY' && ok || fail "train --register json (version $want)"
+import json, sys
+r = json.load(open(sys.argv[1]))["registered"]
+assert r == {"name": "income-auto", "version": int(sys.argv[2])}, r
+PY
+done
+expect_exit 0 -- "$KEEL" models versions income-auto --json
+expect_contains "$WORK/.out" "runs:/$(run_of reg1.json)/model"
+expect_contains "$WORK/.out" "runs:/$(run_of reg2.json)/model"
+expect_exit 0 -- "$KEEL" models resolve models:/income-auto/2
+expect_contains "$WORK/.out" "$(run_of reg2.json)"
+
 finish
