@@ -119,5 +119,6 @@ extern const struct cli_cmd cli_data_cmds[];
 extern const struct cli_cmd cli_train_cmds[];
 extern const struct cli_cmd cli_model_cmds[];
 extern const struct cli_cmd cli_serve_cmds[];
+extern const struct cli_cmd cli_predict_cmds[];
 
 #endif

@@ -1,6 +1,5 @@
 /*
- * cmd_serve.c — `keel serve` (the model server) and `keel predict` (batch
- * scoring of a CSV file through the same runtime and encoders).
+ * cmd_serve.c — `keel serve`, the model server.
  */
 #include "cli.h"
 
@@ -192,120 +191,6 @@ static int cmd_serve(struct cli_ctx *ctx)
     return CLI_EXIT_OK;
 }
 
-/* ---- batch scoring ---- */
-
-typedef struct score_job {
-    const served_model *m;
-    const float *x;
-    size_t n;
-    float *out;
-} score_job;
-
-static void *score_part(void *arg)
-{
-    score_job *j = arg;
-    keel_model_predict(j->m->runtime, j->x, j->n, false, j->out);
-    return NULL;
-}
-
-static int write_predictions(struct cli_ctx *ctx, const char *path, const served_model *m,
-                             const float *out, size_t n, size_t k)
-{
-    keel_buf b;
-    keel_buf_init(&b, (size_t)1 << 40);
-    bool binary = strcmp(m->task, "binary") == 0 && m->classes != NULL;
-    bool multi = strcmp(m->task, "multiclass") == 0 && m->classes != NULL;
-    keel_buf_puts(&b, "row");
-    if (binary) {
-        keel_buf_puts(&b, ",probability,label\n");
-    } else if (multi) {
-        for (size_t c = 0; c < k; c++)
-            keel_buf_printf(&b, ",p_%s", json_string_value(json_array_get(m->classes, c)));
-        keel_buf_puts(&b, ",label\n");
-    } else {
-        keel_buf_puts(&b, ",prediction\n");
-    }
-    int rc = KEEL_OK;
-    for (size_t i = 0; rc == KEEL_OK && i < n; i++) {
-        keel_buf_printf(&b, "%zu", i);
-        if (binary) {
-            keel_buf_printf(&b, ",%.9g,%s\n", (double)out[i],
-                            json_string_value(json_array_get(m->classes, out[i] >= 0.5f ? 1 : 0)));
-        } else if (multi) {
-            size_t best = 0;
-            for (size_t c = 0; c < k; c++) {
-                keel_buf_printf(&b, ",%.9g", (double)out[i * k + c]);
-                if (out[i * k + c] > out[i * k + best])
-                    best = c;
-            }
-            keel_buf_printf(&b, ",%s\n", json_string_value(json_array_get(m->classes, best)));
-        } else {
-            for (size_t c = 0; c < k; c++)
-                keel_buf_printf(&b, ",%.9g", (double)out[i * k + c]);
-            rc = keel_buf_puts(&b, "\n");
-        }
-    }
-    if (rc == KEEL_OK)
-        rc = keel_write_file_atomic(path, b.data, b.len, &ctx->err);
-    else
-        keel_errf(&ctx->err, rc, "predictions too large");
-    keel_buf_free(&b);
-    return rc;
-}
-
-static int cmd_predict(struct cli_ctx *ctx)
-{
-    const char *data = cli_opt(ctx, "data"), *out_path = cli_opt(ctx, "out");
-    if (data == NULL || out_path == NULL)
-        return cli_usage_error(ctx, "--data FILE and --out FILE are required");
-    keel_workspace *ws = NULL;
-    keel_err ws_err;
-    bool have_ws = keel_workspace_open(&ws, &ws_err) == KEEL_OK;
-    served_model *m = NULL;
-    keel_frame *f = NULL;
-    float *x = NULL, *out = NULL;
-    int rc = have_ws || keel_path_exists(ctx->args[0])
-                 ? served_model_load(ws, ctx->args[0], &m, &ctx->err)
-                 : (ctx->err = ws_err, ws_err.code);
-    if (rc == KEEL_OK && m->enc == NULL)
-        rc = keel_errf(&ctx->err, KEEL_EINVAL, "batch scoring needs a keel bundle (column names "
-                       "and encoders), not a bare model file");
-    if (rc == KEEL_OK)
-        rc = keel_csv_read(data, NULL, &f, &ctx->err);
-    size_t n = rc == KEEL_OK ? f->n_rows : 0, w = m != NULL && m->enc != NULL ? m->enc->n_features : 0;
-    size_t k = m != NULL ? keel_model_num_outputs(m->runtime) : 1;
-    if (rc == KEEL_OK) {
-        x = malloc((n * w + 1) * sizeof *x);
-        out = malloc((n * k + 1) * sizeof *out);
-        if (x == NULL || out == NULL)
-            rc = keel_errf(&ctx->err, KEEL_ENOMEM, "out of memory for %zu rows", n);
-    }
-    if (rc == KEEL_OK)
-        rc = keel_encoder_transform(m->enc, f, NULL, n, x, NULL, &ctx->err);
-    if (rc == KEEL_OK) {
-        /* Both cores: the first half on a second thread. */
-        size_t half = n / 2;
-        score_job a = { m, x, half, out }, b = { m, x + half * w, n - half, out + half * k };
-        pthread_t t;
-        bool threaded = half > 0 && pthread_create(&t, NULL, score_part, &a) == 0;
-        if (!threaded)
-            score_part(&a);
-        score_part(&b);
-        if (threaded)
-            pthread_join(t, NULL);
-        rc = write_predictions(ctx, out_path, m, out, n, k);
-    }
-    if (rc == KEEL_OK && !ctx->json)
-        printf("Scored %zu rows with %s version %s into %s\n", n, m->name, m->version_text,
-               out_path);
-    free(x);
-    free(out);
-    keel_frame_destroy(f);
-    served_model_release(m);
-    keel_workspace_close(ws);
-    return rc == KEEL_OK ? CLI_EXIT_OK : cli_fail(ctx);
-}
-
 static const struct cli_opt serve_opts[] = {
     { "host", CLI_VALUE, "ADDR", "IPv4 address to listen on (127.0.0.1)" },
     { "port", CLI_VALUE, "PORT", "port (8080; 0 picks a free one)" },
@@ -322,17 +207,9 @@ static const struct cli_opt serve_opts[] = {
     { NULL },
 };
 
-static const struct cli_opt predict_opts[] = {
-    { "data", CLI_VALUE, "FILE", "CSV to score" },
-    { "out", CLI_VALUE, "FILE", "where to write the predictions (CSV)" },
-    { NULL },
-};
-
 const struct cli_cmd cli_serve_cmds[] = {
     { NULL, "serve", "MODEL…", 1, 16, serve_opts, cmd_serve,
       "serve models (NAME@ALIAS, models:/NAME/V, a bundle dir or model.json) over OIP v2 and "
       "/invocations", false, true },
-    { NULL, "predict", "MODEL", 1, 1, predict_opts, cmd_predict,
-      "score a CSV file with a model, on both cores", false, true },
     { NULL },
 };

@@ -29,6 +29,24 @@ BASE=$(sed -n 's|.*listening on \(http://[0-9.:]*\).*|\1|p' "$WORK/serve.log")
 
 # Batch scoring of the same rows is the reference.
 expect_exit 0 -- "$KEEL" predict adult@production --data sample.csv --out batch.csv
+# Streamed in small chunks, and from gzip, the output is the same bytes.
+expect_exit 0 -- "$KEEL" predict adult@production --data sample.csv --out chunked.csv --chunk-size 3000
+cmp -s batch.csv chunked.csv && ok || fail "chunked batch scoring differs"
+gzip -c sample.csv > sample.csv.gz
+expect_exit 0 -- "$KEEL" predict adult@production --data sample.csv.gz --out gz.csv --chunk-size 1
+cmp -s batch.csv gz.csv && ok || fail "gzip batch scoring differs"
+# A broken row deep in the file: the error names the file's line, and the
+# previous output is left as it was.
+awk 'NR == 150 { print "1,2,\"unterminated"; next } { print }' sample.csv > broken.csv
+cp batch.csv keep.csv
+expect_exit 1 -- "$KEEL" predict adult@production --data broken.csv --out keep.csv --chunk-size 2000
+expect_contains "$WORK/.err" "broken.csv:150"
+cmp -s batch.csv keep.csv && ok || fail "a failed predict changed its --out"
+ls keep.csv.tmp.* >/dev/null 2>&1 && fail "a failed predict left its temp file" || ok
+cut -d, -f2- sample.csv > nocol.csv
+expect_exit 1 -- "$KEEL" predict adult@production --data nocol.csv --out x.csv
+expect_contains "$WORK/.err" "age"
+expect_exit 2 -- "$KEEL" predict adult@production --data sample.csv --out x.csv --chunk-size 0
 python3 - "$BASE" <<'PY' && ok || fail "served predictions differ from batch scoring"
 import csv, json, sys, urllib.request
 base = sys.argv[1]
