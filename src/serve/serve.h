@@ -44,6 +44,16 @@ typedef struct served_model {
 int served_model_load(keel_workspace *ws, const char *ref, served_model **out, keel_err *err);
 void served_model_release(served_model *m);
 
+/* Requests answered by one version of a slot's model. The last of the
+ * SERVE_VERSION_COUNTERS entries is shared by versions past the others,
+ * under the label "other". Entries are filled under the slot's lock and
+ * published by n_versions, so readers need no lock. */
+#define SERVE_VERSION_COUNTERS 16
+typedef struct version_counter {
+    char version[32];
+    atomic_uint_fast64_t ok, client_errors, server_errors;
+} version_counter;
+
 /* A name the server answers to, with the model behind it now. */
 typedef struct model_slot {
     char *name;                   /* route name */
@@ -62,6 +72,8 @@ typedef struct model_slot {
     atomic_uint_fast64_t latency_buckets[SERVE_LATENCY_BUCKETS + 1];
     atomic_uint_fast64_t latency_sum_us;
     atomic_uint_fast64_t reloads, reload_failures;
+    version_counter versions[SERVE_VERSION_COUNTERS];
+    atomic_size_t n_versions;
 } model_slot;
 
 /* Takes a reference to the slot's current model (or its canary, for that

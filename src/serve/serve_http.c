@@ -45,15 +45,54 @@ static model_slot *find_slot(serve_app *app, const char *name, size_t len)
     return NULL;
 }
 
-static void record(model_slot *slot, int status, int64_t t0)
+/* The counters of version (see version_counter). */
+static version_counter *version_counter_for(model_slot *slot, const char *version)
+{
+    size_t n = atomic_load_explicit(&slot->n_versions, memory_order_acquire);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(slot->versions[i].version, version) == 0)
+            return &slot->versions[i];
+    pthread_mutex_lock(&slot->lock);
+    n = atomic_load_explicit(&slot->n_versions, memory_order_relaxed);
+    version_counter *vc = NULL;
+    for (size_t i = 0; i < n && vc == NULL; i++)
+        if (strcmp(slot->versions[i].version, version) == 0)
+            vc = &slot->versions[i];
+    if (vc == NULL) {
+        bool last = n == SERVE_VERSION_COUNTERS - 1;
+        if (n < SERVE_VERSION_COUNTERS) {
+            vc = &slot->versions[n];
+            snprintf(vc->version, sizeof vc->version, "%s", last ? "other" : version);
+            atomic_store_explicit(&slot->n_versions, n + 1, memory_order_release);
+        } else {
+            vc = &slot->versions[SERVE_VERSION_COUNTERS - 1];
+        }
+    }
+    pthread_mutex_unlock(&slot->lock);
+    return vc;
+}
+
+static void count(atomic_uint_fast64_t *ok, atomic_uint_fast64_t *client,
+                  atomic_uint_fast64_t *server, int status)
+{
+    if (status < 300)
+        atomic_fetch_add(ok, 1);
+    else if (status < 500)
+        atomic_fetch_add(client, 1);
+    else
+        atomic_fetch_add(server, 1);
+}
+
+/* Counts a request of slot answered (or refused) by m, which may be NULL
+ * when no model version took it. */
+static void record(model_slot *slot, const served_model *m, int status, int64_t t0)
 {
     double secs = (double)(keel_monotonic_ns() - t0) / 1e9;
-    if (status < 300)
-        atomic_fetch_add(&slot->ok, 1);
-    else if (status < 500)
-        atomic_fetch_add(&slot->client_errors, 1);
-    else
-        atomic_fetch_add(&slot->server_errors, 1);
+    count(&slot->ok, &slot->client_errors, &slot->server_errors, status);
+    if (m != NULL) {
+        version_counter *vc = version_counter_for(slot, m->version_text);
+        count(&vc->ok, &vc->client_errors, &vc->server_errors, status);
+    }
     size_t b = 0;
     while (b < SERVE_LATENCY_BUCKETS && secs > latency_bounds[b])
         b++;
@@ -145,7 +184,7 @@ static int predict(keel_http_req *req, keel_http_resp *resp, model_slot *slot,
         atomic_fetch_sub(&app->in_flight, 1);
         atomic_fetch_add(&app->rejected_busy, 1);
         error_json(resp, 429, "TOO_MANY_REQUESTS", "the server is at its in-flight limit; retry");
-        record(slot, 429, t0);
+        record(slot, NULL, 429, t0);
         return KEEL_EBUSY;
     }
     const char *role = "primary";
@@ -211,7 +250,7 @@ static int predict(keel_http_req *req, keel_http_resp *resp, model_slot *slot,
     } else {
         error_for(resp, rc, err.msg);
     }
-    record(slot, resp->status, t0);
+    record(slot, m, resp->status, t0);
     json_decref(doc);
     served_model_release(m);
     atomic_fetch_sub(&app->in_flight, 1);
@@ -355,6 +394,22 @@ static int metrics(keel_http_req *req, keel_http_resp *resp)
                         (unsigned long long)atomic_load(&s->client_errors));
         keel_buf_printf(b, "keel_requests_total{model=\"%s\",code=\"5xx\"} %llu\n", s->name,
                         (unsigned long long)atomic_load(&s->server_errors));
+    }
+    keel_buf_puts(b, "# HELP keel_model_version_requests_total Prediction requests by model "
+                     "version and outcome.\n# TYPE keel_model_version_requests_total counter\n");
+    for (size_t i = 0; i < app->n_slots; i++) {
+        model_slot *s = &app->slots[i];
+        size_t n = atomic_load_explicit(&s->n_versions, memory_order_acquire);
+        for (size_t v = 0; v < n; v++) {
+            version_counter *vc = &s->versions[v];
+            const char *codes[] = { "2xx", "4xx", "5xx" };
+            uint64_t counts[] = { atomic_load(&vc->ok), atomic_load(&vc->client_errors),
+                                  atomic_load(&vc->server_errors) };
+            for (int c = 0; c < 3; c++)
+                keel_buf_printf(b, "keel_model_version_requests_total{model=\"%s\",version=\"%s\","
+                                   "code=\"%s\"} %llu\n", s->name, vc->version, codes[c],
+                                (unsigned long long)counts[c]);
+        }
     }
     keel_buf_puts(b, "# HELP keel_request_duration_seconds Time to answer a prediction request.\n"
                      "# TYPE keel_request_duration_seconds histogram\n");

@@ -196,6 +196,12 @@ expect_contains metrics.txt 'keel_requests_total{model="adult",code="2xx"}'
 expect_contains metrics.txt 'keel_model_info{model="adult",version="2",role="primary"} 1'
 grep -q 'keel_model_reloads_total{model="adult"} [3-9]' metrics.txt && ok || fail "reloads not counted"
 expect_contains metrics.txt 'keel_request_duration_seconds_bucket'
+for v in 1 2; do
+  grep -Eq "^keel_model_version_requests_total\{model=\"adult\",version=\"$v\",code=\"2xx\"\} [1-9]" \
+    metrics.txt && ok || fail "no 2xx counted for version $v"
+done
+grep -Eq '^keel_model_version_requests_total\{model="adult",version="[12]",code="4xx"\} [1-9]' \
+  metrics.txt && ok || fail "bad requests not counted per version"
 kill -TERM $SERVE_PID; wait $SERVE_PID 2>/dev/null
 expect_contains "$WORK/serve.log" "stopped"
 log=".keel/predictions/adult.jsonl"
