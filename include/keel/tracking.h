@@ -83,7 +83,8 @@ int keel_experiment_resolve(keel_store *s, const char *id_or_name, int64_t *out_
 typedef struct keel_experiment_search {
     enum keel_view_type view;
     const char *filter;       /* MLflow experiment filter (name, tags.*, times) or NULL */
-    const char *order_by;     /* e.g. "name ASC"; NULL = last_update_time DESC */
+    const char *const *order_by;  /* e.g. "name ASC", then ties by the next; none = last_update_time DESC */
+    size_t n_order_by;
     int64_t max_results;      /* 0 = default (1000) */
     const char *page_token;   /* NULL for the first page */
 } keel_experiment_search;

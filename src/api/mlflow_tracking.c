@@ -105,11 +105,8 @@ static int search_experiments(keel_http_req *req, keel_http_resp *resp, bool leg
         rc = api_string_list(req, resp, msg, "order_by", &order, &n_order);
     if (rc == KEEL_OK)
         rc = view_from_message(resp, msg, "view_type", &q.view, &err);
-    if (rc == KEEL_OK && n_order > 1)
-        rc = api_error(resp, KEEL_EINVAL, "keel orders experiments by one key; give one "
-                                          "order_by clause");
-    if (n_order == 1)
-        q.order_by = order[0];
+    q.order_by = order;
+    q.n_order_by = n_order;
     keel_experiment *list = NULL;
     size_t n = 0;
     const char *next = NULL;

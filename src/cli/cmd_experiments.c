@@ -70,7 +70,7 @@ static int cmd_list(struct cli_ctx *ctx)
     if (parse_view(ctx, &q.view) != KEEL_OK)
         return cli_usage_error(ctx, "--view: %s", ctx->err.msg);
     q.filter = cli_opt(ctx, "filter");
-    q.order_by = cli_opt(ctx, "order-by");
+    q.order_by = cli_multi(ctx, "order-by", &q.n_order_by);
     q.page_token = cli_opt(ctx, "page-token");
     const char *max = cli_opt(ctx, "max-results");
     if (max != NULL) {
@@ -178,7 +178,8 @@ static const struct cli_opt create_opts[] = {
 static const struct cli_opt list_opts[] = {
     { "view", CLI_VALUE, "active|deleted|all", "which lifecycle stages to list (active)" },
     { "filter", CLI_VALUE, "FILTER", "e.g. \"name LIKE 'fraud%'\" or \"tags.team = 'risk'\"" },
-    { "order-by", CLI_VALUE, "KEY [ASC|DESC]", "e.g. \"name ASC\" (last_update_time DESC)" },
+    { "order-by", CLI_MULTI, "KEY [ASC|DESC]", "e.g. \"name ASC\"; repeat for ties "
+                                               "(last_update_time DESC)" },
     { "max-results", CLI_VALUE, "N", "page size (1000)" },
     { "page-token", CLI_VALUE, "TOKEN", "continue a previous listing" },
     { NULL },

@@ -232,11 +232,16 @@ int keel_experiment_search_run(keel_store *s, const keel_experiment_search *q, k
     keel_filter_node *filter = NULL;
     if (rc == KEEL_OK)
         rc = keel_filter_parse(q->filter, KEEL_SEARCH_EXPERIMENTS, a, &filter, err);
-    keel_order_by order;
+    keel_order_by *order = keel_arena_alloc(a, (q->n_order_by + 1) * sizeof *order);
     size_t n_order = 0;
-    if (rc == KEEL_OK && q->order_by != NULL && q->order_by[0] != '\0') {
-        rc = keel_order_by_parse(q->order_by, KEEL_SEARCH_EXPERIMENTS, a, &order, err);
-        n_order = 1;
+    if (order == NULL)
+        rc = keel_errf(err, KEEL_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == KEEL_OK && i < q->n_order_by; i++) {
+        if (q->order_by[i] == NULL || q->order_by[i][0] == '\0')
+            continue;
+        rc = keel_order_by_parse(q->order_by[i], KEEL_SEARCH_EXPERIMENTS, a, &order[n_order],
+                                 err);
+        n_order++;
     }
     if (rc != KEEL_OK)
         return rc;
@@ -249,7 +254,7 @@ int keel_experiment_search_run(keel_store *s, const keel_experiment_search *q, k
         keel_buf_puts(&sql.text, ")");
         keel_buf_puts(&sql.text, tracking_view_condition(q->view, 'e'));
         keel_buf_puts(&sql.text, " ");
-        rc = keel_order_by_compile(n_order > 0 ? &order : NULL, n_order,
+        rc = keel_order_by_compile(n_order > 0 ? order : NULL, n_order,
                                    KEEL_SEARCH_EXPERIMENTS, &sql, err);
     }
     if (rc == KEEL_OK && keel_buf_puts(&sql.text, " LIMIT ? OFFSET ?") != KEEL_OK)

@@ -130,7 +130,9 @@ static void experiment_search_filters_and_pages(void **state)
         assert_int_equal(keel_experiment_create(f->store, name, NULL, tags, 1, NULL, &f->err),
                          KEEL_OK);
     }
-    keel_experiment_search q = { .filter = "tags.parity = 'even'", .order_by = "name ASC" };
+    const char *by_name[] = { "name ASC" };
+    keel_experiment_search q = { .filter = "tags.parity = 'even'", .order_by = by_name,
+                                 .n_order_by = 1 };
     keel_experiment *list;
     size_t n;
     const char *next;
@@ -141,7 +143,7 @@ static void experiment_search_filters_and_pages(void **state)
     assert_string_equal(list[2].name, "exp-4");
     assert_null(next);
 
-    keel_experiment_search paged = { .order_by = "name ASC", .max_results = 4 };
+    keel_experiment_search paged = { .order_by = by_name, .n_order_by = 1, .max_results = 4 };
     assert_int_equal(keel_experiment_search_run(f->store, &paged, &f->arena, &list, &n, &next,
                                                 &f->err), KEEL_OK);
     assert_int_equal(n, 4);
@@ -152,9 +154,27 @@ static void experiment_search_filters_and_pages(void **state)
     assert_int_equal(n, 2); /* 5 created + Default */
     assert_null(next);
 
+    /* Ties on the first key are broken by the second. */
+    assert_int_equal(keel_store_exec(f->store, "UPDATE experiments SET creation_time = "
+                                     "CASE WHEN name IN ('exp-1', 'exp-3') THEN 1 ELSE 2 END",
+                                     &f->err), KEEL_OK);
+    const char *two_keys[] = { "creation_time ASC", "name DESC" };
+    keel_experiment_search tied = { .order_by = two_keys, .n_order_by = 2 };
+    assert_int_equal(keel_experiment_search_run(f->store, &tied, &f->arena, &list, &n, &next,
+                                                &f->err), KEEL_OK);
+    assert_int_equal(n, 6);
+    assert_string_equal(list[0].name, "exp-3");
+    assert_string_equal(list[1].name, "exp-1");
+    assert_string_equal(list[2].name, "exp-4");
+    assert_string_equal(list[5].name, "Default");
+
     keel_experiment_search bad = { .filter = "tags.parity ~ 'x'" };
     assert_int_not_equal(keel_experiment_search_run(f->store, &bad, &f->arena, &list, &n, &next,
                                                     &f->err), KEEL_OK);
+    const char *bad_key[] = { "name ASC", "metrics.x DESC" };
+    keel_experiment_search bad_order = { .order_by = bad_key, .n_order_by = 2 };
+    assert_int_equal(keel_experiment_search_run(f->store, &bad_order, &f->arena, &list, &n, &next,
+                                                &f->err), KEEL_EINVAL);
 }
 
 static void params_are_immutable(void **state)
