@@ -80,6 +80,11 @@ typedef struct keel_train_result {
     int64_t best_round;           /* rounds kept in the model */
     size_t n_train, n_test, n_features;
     const char *model_sha256;     /* of model.json */
+    /* Where the time went (monotonic clock, seconds): reading, splitting and
+     * encoding the data into XGBoost's matrices; boosting; scoring the test
+     * rows with keel's metrics; recording the run, its inputs, bundle and
+     * results. */
+    double seconds_data, seconds_train, seconds_evaluate, seconds_record;
 } keel_train_result;
 
 /* Trains, evaluates, writes the bundle and logs all of it to a new run (the

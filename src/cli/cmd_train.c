@@ -96,6 +96,10 @@ static int cmd_train_xgboost(struct cli_ctx *ctx)
                                 "test_rows", (json_int_t)r.n_test, "features",
                                 (json_int_t)r.n_features, "model_sha256", r.model_sha256,
                                 "metrics", eval_json(&r.eval));
+        json_object_set_new(out, "seconds",
+                            json_pack("{s:f, s:f, s:f, s:f}", "data", r.seconds_data, "train",
+                                      r.seconds_train, "evaluate", r.seconds_evaluate, "record",
+                                      r.seconds_record));
         if (register_as != NULL)
             json_object_set_new(out, "registered",
                                 json_pack("{s:s, s:I}", "name", register_as, "version",

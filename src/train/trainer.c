@@ -503,6 +503,19 @@ static void job_free(job *j)
     json_decref(j->params_json);
 }
 
+static double seconds_now(void)
+{
+    return (double)keel_monotonic_ns() / 1e9;
+}
+
+/* Seconds since *t0, which moves to now. */
+static double lap(double *t0)
+{
+    double now = seconds_now(), d = now - *t0;
+    *t0 = now;
+    return d;
+}
+
 int keel_train_xgboost(keel_workspace *ws, const keel_train_opts *o, keel_arena *a,
                        keel_train_result *out, keel_err *err)
 {
@@ -514,9 +527,11 @@ int keel_train_xgboost(keel_workspace *ws, const keel_train_opts *o, keel_arena 
     if (j == NULL)
         return keel_errf(err, KEEL_ENOMEM, "out of memory");
     *j = (job){ .ws = ws, .o = o, .a = a, .err = err };
+    double t_data = 0, t_train = 0, t_eval = 0, t_record = 0, t0 = seconds_now();
     int rc = load_data(j);
     if (rc == KEEL_OK)
         rc = prepare(j);
+    t_data = lap(&t0);
     if (rc == KEEL_OK) {
         DMatrixHandle cache[2] = { j->dtrain, j->dtest };
         rc = xgb_booster(cache, 2, &j->booster, err);
@@ -532,13 +547,16 @@ int keel_train_xgboost(keel_workspace *ws, const keel_train_opts *o, keel_arena 
     }
     if (rc == KEEL_OK)
         rc = set_params(j);
+    t_train = lap(&t0);
     if (rc == KEEL_OK)
         rc = log_run_start(j);
     bool run_open = rc == KEEL_OK;
     if (rc == KEEL_OK)
         rc = log_inputs(j);
+    t_record = lap(&t0);
     if (rc == KEEL_OK)
         rc = boost(j);
+    t_train += lap(&t0);
 
     keel_eval eval = { 0 };
     char sha[KEEL_SHA256_HEX_LEN + 1] = "";
@@ -556,6 +574,7 @@ int keel_train_xgboost(keel_workspace *ws, const keel_train_opts *o, keel_arena 
                                       j->target.n_classes, &eval, err);
         }
     }
+    t_eval = lap(&t0);
     if (rc == KEEL_OK) {
         rc = keel_make_temp_dir("keel-bundle", dir, sizeof dir, err);
         have_dir = rc == KEEL_OK;
@@ -576,11 +595,14 @@ int keel_train_xgboost(keel_workspace *ws, const keel_train_opts *o, keel_arena 
     keel_err cleanup;
     if (have_dir && keel_remove_tree(dir, &cleanup) != KEEL_OK)
         keel_log(KEEL_LOG_WARN, "%s", cleanup.msg);
+    t_record += lap(&t0);
     if (rc == KEEL_OK) {
         *out = (keel_train_result){ .run_id = j->run_id, .task = j->target.task, .eval = eval,
                                     .best_round = j->best_round, .n_train = j->n_train,
                                     .n_test = j->n_test, .n_features = j->enc->n_features,
-                                    .model_sha256 = keel_arena_strdup(a, sha) };
+                                    .model_sha256 = keel_arena_strdup(a, sha),
+                                    .seconds_data = t_data, .seconds_train = t_train,
+                                    .seconds_evaluate = t_eval, .seconds_record = t_record };
     }
     job_free(j);
     free(j);
