@@ -162,8 +162,8 @@ static void bind_metric(keel_stmt *st, int first, const char *run_id, const keel
     keel_stmt_bind_int64(st, first + 5, is_nan);
 }
 
-static int insert_history(keel_store *s, const char *run_id, const keel_metric *metrics,
-                          size_t n, keel_err *err)
+static int insert_history(keel_store *s, const char *run_id,
+                          const keel_metric *const *metrics, size_t n, keel_err *err)
 {
     pthread_once(&sql_metric_chunk_once, build_metric_chunk_sql);
     size_t i = 0;
@@ -174,7 +174,7 @@ static int insert_history(keel_store *s, const char *run_id, const keel_metric *
         if (rc != KEEL_OK)
             break;
         for (int k = 0; k < METRIC_CHUNK; k++)
-            bind_metric(st, 1 + 6 * k, run_id, &metrics[i + (size_t)k]);
+            bind_metric(st, 1 + 6 * k, run_id, metrics[i + (size_t)k]);
         rc = keel_stmt_run(st, err);
         i += METRIC_CHUNK;
     }
@@ -182,14 +182,28 @@ static int insert_history(keel_store *s, const char *run_id, const keel_metric *
         keel_stmt *st;
         rc = keel_store_prepare(s, sql_metric_insert, true, &st, err);
         if (rc == KEEL_OK)
-            rc = metric_insert(st, run_id, &metrics[i], err);
+            rc = metric_insert(st, run_id, metrics[i], err);
     }
     return rc;
 }
 
-static int by_key(const void *a, const void *b)
+/* The metrics table's key order (key, step, timestamp, value): points
+ * inserted in it land next to each other in the B-tree. */
+static int by_history_key(const void *pa, const void *pb)
 {
-    return strcmp((*(const keel_metric *const *)a)->key, (*(const keel_metric *const *)b)->key);
+    const keel_metric *a = *(const keel_metric *const *)pa, *b = *(const keel_metric *const *)pb;
+    int c = strcmp(a->key, b->key);
+    if (c != 0)
+        return c;
+    if (a->step != b->step)
+        return a->step < b->step ? -1 : 1;
+    if (a->timestamp != b->timestamp)
+        return a->timestamp < b->timestamp ? -1 : 1;
+    int nan_a, nan_b;
+    double va = stored_value(a->value, &nan_a), vb = stored_value(b->value, &nan_b);
+    if (va != vb)
+        return va < vb ? -1 : 1;
+    return nan_a - nan_b;
 }
 
 /* Inserts metrics[0..n) (timestamps already resolved) and updates the latest
@@ -197,16 +211,16 @@ static int by_key(const void *a, const void *b)
 static int metrics_put(keel_store *s, const char *run_id, const keel_metric *metrics, size_t n,
                        keel_err *err)
 {
-    int rc = insert_history(s, run_id, metrics, n, err);
-    if (rc != KEEL_OK || n == 0)
-        return rc;
-    /* The newest point per key: sort pointers by key, then one pass. */
+    if (n == 0)
+        return KEEL_OK;
+    /* In the table's order, then the newest point per key in one pass. */
     const keel_metric **order = malloc(n * sizeof *order);
     if (order == NULL)
         return keel_errf(err, KEEL_ENOMEM, "out of memory logging metrics");
     for (size_t i = 0; i < n; i++)
         order[i] = &metrics[i];
-    qsort(order, n, sizeof *order, by_key);
+    qsort(order, n, sizeof *order, by_history_key);
+    int rc = insert_history(s, run_id, order, n, err);
     for (size_t i = 0; rc == KEEL_OK && i < n;) {
         const keel_metric *best = order[i];
         size_t j = i + 1;
