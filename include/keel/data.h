@@ -89,12 +89,13 @@ int keel_csv_parse(const char *name, const char *data, size_t len, const keel_cs
 /* A CSV (or .csv.gz) file read as frames of whole records, about
  * chunk_bytes each (0 = 16 MiB), so that row-by-row work over a file of
  * any size holds one chunk at a time. Every chunk's frame has the file's
- * header; types are inferred per chunk unless opts overrides them. Errors
- * name the file and its line, as keel_csv_read's do. keel_csv_chunks_next
- * sets *out to NULL at the end. */
+ * header; types are inferred per chunk unless opts overrides them. The
+ * delimiter (0 = ',') is given at open, and replaces opts->delimiter.
+ * Errors name the file and its line, as keel_csv_read's do.
+ * keel_csv_chunks_next sets *out to NULL at the end. */
 typedef struct keel_csv_chunks keel_csv_chunks;
-int keel_csv_chunks_open(const char *path, size_t chunk_bytes, keel_csv_chunks **out,
-                         keel_err *err);
+int keel_csv_chunks_open(const char *path, char delimiter, size_t chunk_bytes,
+                         keel_csv_chunks **out, keel_err *err);
 int keel_csv_chunks_next(keel_csv_chunks *c, const keel_csv_options *opts, keel_frame **out,
                          keel_err *err);
 /* The header alone, as a frame with no rows (its column names). */

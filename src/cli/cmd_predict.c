@@ -177,7 +177,7 @@ static int score_file(struct cli_ctx *ctx, const served_model *m, const char *da
     keel_buf_init(&b, (size_t)1 << 40);
     const size_t w = m->enc->n_features, k = keel_model_num_outputs(m->runtime);
     size_t rows = 0, n_types = 0;
-    int rc = keel_csv_chunks_open(data, chunk_bytes, &chunks, &ctx->err);
+    int rc = keel_csv_chunks_open(data, 0, chunk_bytes, &chunks, &ctx->err);
     if (rc == KEEL_OK)
         rc = keel_csv_chunks_header(chunks, &header, &ctx->err);
     keel_csv_options opts = { 0 };

@@ -23,10 +23,12 @@ struct keel_csv_chunks {
     char *path;
     gzFile gz;
     size_t chunk_bytes;
+    char delimiter;
     char *buf;           /* header, then the carried and newly read bytes */
     size_t cap;
     size_t header_len;   /* buf[0..header_len): the header record and its newline */
     size_t len;          /* bytes in buf */
+    size_t header_lines; /* physical lines the header takes */
     size_t lines_before; /* physical lines of the file before buf's body */
     bool eof;
 };
@@ -68,32 +70,72 @@ static int fill(keel_csv_chunks *c, size_t want, keel_err *err)
     return rc;
 }
 
-/* Offset just past the last newline outside quotes in buf[from..len), or 0
- * when there is none. Quotes toggle the state, doubled quotes included. */
-static size_t last_record_end(const keel_csv_chunks *c, size_t from)
+/* Offset just past the first (first = true) or last record end in
+ * buf[from..len), from a record's start, or 0 when there is none. Quoting
+ * follows the parser: a quote opens a quoted field only at the field's
+ * start (elsewhere it is a plain character); inside, a doubled quote is a
+ * quote and a single one closes the field. A byte whose meaning depends on
+ * the next one not read yet (a quote inside quotes, a CR) stops the scan. */
+static size_t record_end(const keel_csv_chunks *c, size_t from, bool first)
 {
-    bool quoted = false;
+    if (from == 0 && c->len >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0)
+        from = 3;  /* the parser skips a BOM */
+    bool quoted = false, field_start = true;
     size_t end = 0;
     for (size_t i = from; i < c->len; i++) {
         char ch = c->buf[i];
-        if (ch == '"')
-            quoted = !quoted;
-        else if (ch == '\n' && !quoted)
+        bool last = i + 1 == c->len;
+        if (quoted) {
+            if (ch != '"')
+                continue;
+            if (last && !c->eof)
+                break;
+            if (!last && c->buf[i + 1] == '"')
+                i++;
+            else
+                quoted = false;
+        } else if (ch == '"' && field_start) {
+            quoted = true;
+            field_start = false;
+        } else if (ch == c->delimiter) {
+            field_start = true;
+        } else if (ch == '\n' || ch == '\r') {
+            if (ch == '\r' && last && !c->eof)
+                break;
+            if (ch == '\r' && !last && c->buf[i + 1] == '\n')
+                continue;  /* CRLF ends at its LF */
             end = i + 1;
+            field_start = true;
+            if (first)
+                break;
+        } else {
+            field_start = false;
+        }
     }
     return end;
 }
 
-static size_t count_newlines(const char *p, size_t n)
+/* Physical lines ended in p[0..n), counted as the parser counts them. */
+static size_t count_line_ends(const char *p, size_t n)
 {
     size_t k = 0;
-    for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
-        k++;
+    for (size_t i = 0; i < n; i++)
+        k += p[i] == '\n' || (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n'));
     return k;
 }
 
-int keel_csv_chunks_open(const char *path, size_t chunk_bytes, keel_csv_chunks **out,
-                         keel_err *err)
+/* Whether buf[from..end) holds nothing but a BOM (at the file's start)
+ * and line ends. */
+static bool record_is_blank(const keel_csv_chunks *c, size_t from, size_t end)
+{
+    size_t p = from == 0 && end >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : from;
+    while (p < end && (c->buf[p] == '\r' || c->buf[p] == '\n'))
+        p++;
+    return p == end;
+}
+
+int keel_csv_chunks_open(const char *path, char delimiter, size_t chunk_bytes,
+                         keel_csv_chunks **out, keel_err *err)
 {
     if (path == NULL || out == NULL)
         return keel_errf(err, KEEL_EINVAL, "csv: missing argument");
@@ -103,32 +145,36 @@ int keel_csv_chunks_open(const char *path, size_t chunk_bytes, keel_csv_chunks *
         return keel_errf(err, KEEL_ENOMEM, "%s: out of memory", path);
     }
     c->chunk_bytes = chunk_bytes ? chunk_bytes : (size_t)16 << 20;
+    c->delimiter = delimiter ? delimiter : ',';
     c->gz = gzopen(path, "rb");
     int rc = KEEL_OK;
     if (c->gz == NULL)
         rc = keel_errf(err, KEEL_EIO, "%s: cannot open: %s", path,
                        errno ? strerror(errno) : "out of memory");
-    /* The header: the first record, however long. */
-    size_t end = 0;
-    while (rc == KEEL_OK && (end = last_record_end(c, 0)) == 0 && !c->eof)
-        rc = fill(c, 1 << 16, err);
-    if (rc == KEEL_OK && c->len == 0)
+    /* The header: the first record that is not a blank line (the parser
+     * skips those, and a BOM), however long; the bytes before it go with
+     * it. */
+    size_t start = 0, end = 0;
+    while (rc == KEEL_OK) {
+        while (rc == KEEL_OK && (end = record_end(c, start, true)) == 0 && !c->eof)
+            rc = fill(c, 1 << 16, err);
+        if (rc != KEEL_OK)
+            break;
+        if (end == 0)
+            end = c->len;  /* the last record may lack its line end */
+        if (!record_is_blank(c, start, end) || end == c->len)
+            break;  /* a header, or nothing more */
+        start = end;
+    }
+    if (rc == KEEL_OK && record_is_blank(c, start, end))
         rc = keel_errf(err, KEEL_EPARSE, "%s:1: empty file: no header", path);
     if (rc != KEEL_OK) {
         keel_csv_chunks_close(c);
         return rc;
     }
-    /* Only the first record: find the first newline outside quotes. */
-    bool quoted = false;
-    size_t i = 0;
-    for (; i < c->len; i++) {
-        if (c->buf[i] == '"')
-            quoted = !quoted;
-        else if (c->buf[i] == '\n' && !quoted)
-            break;
-    }
-    c->header_len = i < c->len ? i + 1 : c->len;
-    c->lines_before = count_newlines(c->buf, c->header_len);
+    c->header_len = end;
+    c->header_lines = count_line_ends(c->buf, c->header_len);
+    c->lines_before = c->header_lines;
     *out = c;
     return KEEL_OK;
 }
@@ -142,12 +188,12 @@ static void renumber(const keel_csv_chunks *c, keel_err *err)
     char *rest;
     errno = 0;
     unsigned long long line = strtoull(err->msg + n + 1, &rest, 10);
-    if (errno != 0 || rest == err->msg + n + 1 || *rest != ':' || line < 2)
+    if (errno != 0 || rest == err->msg + n + 1 || *rest != ':' || line <= c->header_lines)
         return;
     char tail[sizeof err->msg];
     memcpy(tail, rest, strlen(rest) + 1);
-    /* Chunk line 2 is the body's first line, the file's lines_before + 1. */
-    unsigned long long real = line - 1 + c->lines_before;
+    /* The chunk's line header_lines + 1 is the file's lines_before + 1. */
+    unsigned long long real = line - c->header_lines + c->lines_before;
     int head = snprintf(err->msg, sizeof err->msg, "%.160s:%llu", c->path, real);
     if (head > 0 && (size_t)head < sizeof err->msg) {
         size_t k = strnlen(tail, sizeof err->msg - (size_t)head - 1);
@@ -165,7 +211,7 @@ int keel_csv_chunks_next(keel_csv_chunks *c, const keel_csv_options *opts, keel_
     /* Read until the chunk holds chunk_bytes and at least one whole record. */
     while (rc == KEEL_OK && !c->eof && c->len - body < c->chunk_bytes)
         rc = fill(c, c->chunk_bytes - (c->len - body), err);
-    while (rc == KEEL_OK && (end = last_record_end(c, body)) == 0 && !c->eof)
+    while (rc == KEEL_OK && (end = record_end(c, body, false)) == 0 && !c->eof)
         rc = fill(c, c->chunk_bytes, err);
     if (rc != KEEL_OK)
         return rc;
@@ -175,12 +221,13 @@ int keel_csv_chunks_next(keel_csv_chunks *c, const keel_csv_options *opts, keel_
         return KEEL_OK;  /* nothing left */
     keel_csv_options o = opts != NULL ? *opts : (keel_csv_options){ 0 };
     o.no_header = false;
+    o.delimiter = c->delimiter;
     rc = keel_csv_parse(c->path, c->buf, end, &o, out, err);
     if (rc != KEEL_OK) {
         renumber(c, err);
         return rc;
     }
-    c->lines_before += count_newlines(c->buf + body, end - body);
+    c->lines_before += count_line_ends(c->buf + body, end - body);
     memmove(c->buf + body, c->buf + end, c->len - end);
     c->len -= end - body;
     return KEEL_OK;
@@ -188,7 +235,8 @@ int keel_csv_chunks_next(keel_csv_chunks *c, const keel_csv_options *opts, keel_
 
 int keel_csv_chunks_header(const keel_csv_chunks *c, keel_frame **out, keel_err *err)
 {
-    return keel_csv_parse(c->path, c->buf, c->header_len, NULL, out, err);
+    keel_csv_options o = { .delimiter = c->delimiter };
+    return keel_csv_parse(c->path, c->buf, c->header_len, &o, out, err);
 }
 
 void keel_csv_chunks_close(keel_csv_chunks *c)
