@@ -122,6 +122,10 @@ curl -s "$serve_base/v2/models/adult-income" | python3 -c 'import json,sys; m=js
 kill -TERM $serving && wait $serving 2>/dev/null || true
 trap - EXIT
 
+step "keel predict: batch scoring of the test rows (streamed in chunks, both cores)"
+"$KEEL" predict adult-income@production --data adult_test.csv --out scores.csv
+head -3 scores.csv
+
 step "keel server: the same store over MLflow's REST API"
 "$KEEL" server --port 0 --access-log off 2>"$WORK/server.log" &
 server=$!
