@@ -84,7 +84,9 @@ enum keel_model_strategy {
      * exists (tests compare the layouts; the bench measures them). */
     KEEL_MODEL_NODES_ROWS_OUTER,
     KEEL_MODEL_NODES_TREES_OUTER,
-    /* TREES_OUTER over the perfect layout without the SIMD walk. */
+    /* ROWS_OUTER and TREES_OUTER over the perfect layout without the SIMD
+     * walks. */
+    KEEL_MODEL_SCALAR_ROWS_OUTER,
     KEEL_MODEL_SCALAR_TREES_OUTER,
 };
 
@@ -97,6 +99,10 @@ enum keel_model_strategy {
  * CPU or the build cannot. */
 bool keel_model_simd_available(void);
 size_t keel_model_block_perfect_simd(const keel_model *m, const float *x, size_t n, float *acc);
+/* One row through every tree of the perfect layout with AVX2 (8 trees per
+ * vector), as row_all_trees_perfect would; false when the CPU or the build
+ * cannot (nothing is written then). */
+bool keel_model_row_perfect_simd(const keel_model *m, const float *x, float *acc);
 
 void keel_model_predict_with(const keel_model *m, const float *x, size_t n, bool margin,
                              float *out, enum keel_model_strategy strategy);

@@ -45,7 +45,7 @@ static inline size_t perfect_step(const keel_model_split *splits, size_t i, cons
 }
 
 /* row_all_trees over the perfect layout. */
-static void row_all_trees_perfect(const keel_model *m, const float *x, float *acc)
+static void row_all_trees_perfect_scalar(const keel_model *m, const float *x, float *acc)
 {
     const uint32_t D = m->perfect_depth;
     const size_t inner = ((size_t)1 << D) - 1, n_leaves = (size_t)1 << D;
@@ -73,6 +73,13 @@ static void row_all_trees_perfect(const keel_model *m, const float *x, float *ac
     }
     if (one_group)
         acc[0] = sum;
+}
+
+/* The SIMD walk when the CPU has it. */
+static void row_all_trees_perfect(const keel_model *m, const float *x, float *acc)
+{
+    if (!keel_model_row_perfect_simd(m, x, acc))
+        row_all_trees_perfect_scalar(m, x, acc);
 }
 
 /* block_tree_by_tree over the perfect layout. */
@@ -267,9 +274,11 @@ void keel_model_predict_with(const keel_model *m, const float *x, size_t n, bool
         perfect ? row_all_trees_perfect : row_all_trees;
     void (*block_fn)(const keel_model *, const float *, size_t, float *) =
         perfect ? block_tree_by_tree_perfect : block_tree_by_tree;
-    if (strategy == KEEL_MODEL_SCALAR_TREES_OUTER) {
+    if (strategy == KEEL_MODEL_SCALAR_TREES_OUTER || strategy == KEEL_MODEL_SCALAR_ROWS_OUTER) {
+        row_fn = perfect ? row_all_trees_perfect_scalar : row_all_trees;
         block_fn = perfect ? block_tree_by_tree_perfect_scalar : block_tree_by_tree;
-        strategy = KEEL_MODEL_TREES_OUTER;
+        strategy = strategy == KEEL_MODEL_SCALAR_TREES_OUTER ? KEEL_MODEL_TREES_OUTER
+                                                             : KEEL_MODEL_ROWS_OUTER;
     }
     if (m->transform == KEEL_TF_ARGMAX) {
         /* One output per row from n_groups accumulators on the stack. */

@@ -96,6 +96,80 @@ walk_block(const keel_model *m, const float *x, size_t vecs, float *acc)
             _mm256_storeu_ps(acc + v * 8, sum[v]);
 }
 
+/* Blocks of 8 trees walked at once by the single-row walk: independent
+ * gathers in flight while earlier ones wait on memory. */
+#define ROW_BLOCKS 4
+
+/* One row through every tree of the perfect layout: 8 trees per vector
+ * (lanes = trees), ROW_BLOCKS vectors at a time. The leaves are added to
+ * acc one by one in tree order, as the scalar walk does. */
+__attribute__((target("avx2"))) static void walk_row(const keel_model *m, const float *x,
+                                                     float *acc)
+{
+    const uint32_t D = m->perfect_depth;
+    const int inner = (1 << D) - 1, n_leaves = 1 << D;
+    const int *words = (const int *)m->perfect_splits;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i mask = _mm256_set1_epi32((int)KEEL_MODEL_FEATURE_MASK);
+    const bool one_group = m->n_groups == 1;
+    float sum = acc[0];
+    for (size_t b = 0; b < m->n_trees_padded; b += 8 * ROW_BLOCKS) {
+        size_t blocks = (m->n_trees_padded - b) / 8;
+        if (blocks > ROW_BLOCKS)
+            blocks = ROW_BLOCKS;
+        __m256i tree[ROW_BLOCKS], idx[ROW_BLOCKS];
+        for (size_t v = 0; v < blocks; v++) {
+            tree[v] = _mm256_add_epi32(lane, _mm256_set1_epi32((int)(b + v * 8)));
+            idx[v] = _mm256_setzero_si256();
+        }
+        for (uint32_t d = 0; d < D; d++) {
+            for (size_t v = 0; v < blocks; v++) {
+                /* split word 2 * (tree * inner + idx) */
+                __m256i slot = _mm256_add_epi32(_mm256_mullo_epi32(tree[v], _mm256_set1_epi32(inner)),
+                                                idx[v]);
+                __m256i w = _mm256_add_epi32(slot, slot);
+                __m256i feat = _mm256_i32gather_epi32(words, w, 4);
+                __m256 thr = _mm256_i32gather_ps((const float *)words + 1, w, 4);
+                __m256 val = _mm256_i32gather_ps(x, _mm256_and_si256(feat, mask), 4);
+                __m256 right = _mm256_cmp_ps(val, thr, _CMP_NLT_UQ);
+                __m256 missing_left = _mm256_and_ps(_mm256_cmp_ps(val, val, _CMP_UNORD_Q),
+                                                    _mm256_castsi256_ps(_mm256_srai_epi32(feat, 31)));
+                __m256i go = _mm256_castps_si256(_mm256_andnot_ps(missing_left, right));
+                idx[v] = _mm256_sub_epi32(
+                    _mm256_add_epi32(_mm256_add_epi32(idx[v], idx[v]), _mm256_set1_epi32(1)), go);
+            }
+        }
+        for (size_t v = 0; v < blocks; v++) {
+            /* leaf tree * n_leaves + (idx - inner) */
+            __m256i at = _mm256_add_epi32(_mm256_mullo_epi32(tree[v], _mm256_set1_epi32(n_leaves)),
+                                          _mm256_sub_epi32(idx[v], _mm256_set1_epi32(inner)));
+            float leaf[8];
+            _mm256_storeu_ps(leaf, _mm256_i32gather_ps(m->perfect_leaves, at, 4));
+            size_t t0 = b + v * 8;
+            if (one_group) {
+                for (int k = 0; k < 8; k++)
+                    sum += leaf[k];
+            } else {
+                for (size_t k = 0; k < 8; k++)
+                    acc[m->tree_group[t0 + k]] += leaf[k];
+            }
+        }
+    }
+    if (one_group)
+        acc[0] = sum;
+}
+
+bool keel_model_row_perfect_simd(const keel_model *m, const float *x, float *acc)
+{
+    size_t words = m->n_trees_padded * (((size_t)1 << m->perfect_depth) - 1) * 2;
+    size_t leaves = m->n_trees_padded << m->perfect_depth;
+    if (!keel_model_simd_available() || words >= INT_MAX || leaves >= INT_MAX ||
+        m->n_features >= INT_MAX || m->n_trees_padded % 8 != 0)
+        return false;
+    walk_row(m, x, acc);
+    return true;
+}
+
 size_t keel_model_block_perfect_simd(const keel_model *m, const float *x, size_t n, float *acc)
 {
     size_t vecs = n / 8;
@@ -120,6 +194,12 @@ size_t keel_model_block_perfect_simd(const keel_model *m, const float *x, size_t
 {
     (void)m, (void)x, (void)n, (void)acc;
     return 0;
+}
+
+bool keel_model_row_perfect_simd(const keel_model *m, const float *x, float *acc)
+{
+    (void)m, (void)x, (void)acc;
+    return false;
 }
 
 #endif

@@ -168,6 +168,8 @@ static void compare(BoosterHandle b, DMatrixHandle dm, const dataset *d, const c
         assert_memory_equal(out, out2, total * sizeof *out);
         keel_model_predict_with(m, x, d->rows, margin, out2, KEEL_MODEL_SCALAR_TREES_OUTER);
         assert_memory_equal(out, out2, total * sizeof *out);
+        keel_model_predict_with(m, x, d->rows, margin, out2, KEEL_MODEL_SCALAR_ROWS_OUTER);
+        assert_memory_equal(out, out2, total * sizeof *out);
         keel_model_predict_with(m, x, d->rows, margin, out2, KEEL_MODEL_NODES_ROWS_OUTER);
         assert_memory_equal(out, out2, total * sizeof *out);
         keel_model_predict_with(m, x, d->rows, margin, out2, KEEL_MODEL_NODES_TREES_OUTER);
