@@ -64,3 +64,28 @@ int keel_test_sh(const char *fmt, ...)
         return 128 + WTERMSIG(status);
     return 127;
 }
+
+int keel_test_ws_setup(void **state)
+{
+    keel_test_ws *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    keel_test_tmpdir(f->dir);
+    assert_int_equal(keel_workspace_init(f->dir, f->home, sizeof f->home, &f->err), KEEL_OK);
+    setenv("KEEL_HOME", f->home, 1);
+    assert_int_equal(keel_workspace_open(&f->ws, &f->err), KEEL_OK);
+    keel_arena_init(&f->arena, 0);
+    *state = f;
+    return 0;
+}
+
+int keel_test_ws_teardown(void **state)
+{
+    keel_test_ws *f = *state;
+    keel_workspace_close(f->ws);
+    keel_arena_free(&f->arena);
+    unsetenv("KEEL_HOME");
+    keel_test_sh("chmod -R u+w '%s'", f->dir);
+    keel_test_rmrf(f->dir);
+    free(f);
+    return 0;
+}

@@ -34,4 +34,19 @@ void keel_test_write(const char *path, const char *s);
 /* Runs a shell command, returns its exit status (0..255, or 128+signal). */
 int keel_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A fresh workspace in a temp directory, opened with KEEL_HOME pointing at
+ * it; the setup/teardown pair for cmocka tests that need one. */
+#include <keel/workspace.h>
+
+typedef struct keel_test_ws {
+    char dir[PATH_MAX];
+    char home[PATH_MAX];
+    keel_workspace *ws;
+    keel_arena arena;
+    keel_err err;
+} keel_test_ws;
+
+int keel_test_ws_setup(void **state);
+int keel_test_ws_teardown(void **state);
+
 #endif

@@ -94,6 +94,18 @@ int api_finish(keel_http_resp *resp, json_t *msg, int rc, keel_err *err, json_t 
 int api_string_list(keel_http_req *req, keel_http_resp *resp, const json_t *msg,
                     const char *field, const char ***out, size_t *out_n);
 
+/* The fields every search endpoint takes: filter, max_results, page_token
+ * and the repeated order_by. */
+typedef struct api_search_args {
+    const char *filter;
+    int64_t max_results;
+    const char *page_token;
+    const char **order_by;
+    size_t n_order_by;
+} api_search_args;
+int api_search_args_get(keel_http_req *req, keel_http_resp *resp, const json_t *msg,
+                        api_search_args *out);
+
 /* {field: items, "next_page_token": next (when not NULL)}; takes items. */
 json_t *api_page(const char *field, json_t *items, const char *next_page_token);
 

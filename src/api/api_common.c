@@ -345,3 +345,17 @@ json_t *api_page(const char *field, json_t *items, const char *next_page_token)
         json_object_set_new(body, "next_page_token", json_string(next_page_token));
     return body;
 }
+
+int api_search_args_get(keel_http_req *req, keel_http_resp *resp, const json_t *msg,
+                        api_search_args *out)
+{
+    *out = (api_search_args){ 0 };
+    int rc = api_get_string(resp, msg, "filter", false, &out->filter);
+    if (rc == KEEL_OK)
+        rc = api_get_int64(resp, msg, "max_results", false, &out->max_results);
+    if (rc == KEEL_OK)
+        rc = api_get_string(resp, msg, "page_token", false, &out->page_token);
+    if (rc == KEEL_OK)
+        rc = api_string_list(req, resp, msg, "order_by", &out->order_by, &out->n_order_by);
+    return rc;
+}

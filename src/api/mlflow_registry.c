@@ -121,18 +121,11 @@ int mlflow_models_delete(keel_http_req *req, keel_http_resp *resp)
 int mlflow_models_search(keel_http_req *req, keel_http_resp *resp)
 {
     API_HANDLER_START;
-    keel_model_search q = { 0 };
-    const char **order = NULL;
-    size_t n_order = 0;
-    rc = api_get_string(resp, msg, "filter", false, &q.filter);
-    if (rc == KEEL_OK)
-        rc = api_get_int64(resp, msg, "max_results", false, &q.max_results);
-    if (rc == KEEL_OK)
-        rc = api_get_string(resp, msg, "page_token", false, &q.page_token);
-    if (rc == KEEL_OK)
-        rc = api_string_list(req, resp, msg, "order_by", &order, &n_order);
-    if (n_order > 0)
-        q.order_by = order[0];
+    api_search_args a;
+    rc = api_search_args_get(req, resp, msg, &a);
+    /* The registry orders by one key: the first given. */
+    keel_model_search q = { .filter = a.filter, .max_results = a.max_results,
+                 .page_token = a.page_token, .order_by = a.n_order_by > 0 ? a.order_by[0] : NULL };
     keel_registered_model *list = NULL;
     size_t n = 0;
     const char *next = NULL;
@@ -333,18 +326,11 @@ int mlflow_versions_delete(keel_http_req *req, keel_http_resp *resp)
 int mlflow_versions_search(keel_http_req *req, keel_http_resp *resp)
 {
     API_HANDLER_START;
-    keel_model_version_search q = { 0 };
-    const char **order = NULL;
-    size_t n_order = 0;
-    rc = api_get_string(resp, msg, "filter", false, &q.filter);
-    if (rc == KEEL_OK)
-        rc = api_get_int64(resp, msg, "max_results", false, &q.max_results);
-    if (rc == KEEL_OK)
-        rc = api_get_string(resp, msg, "page_token", false, &q.page_token);
-    if (rc == KEEL_OK)
-        rc = api_string_list(req, resp, msg, "order_by", &order, &n_order);
-    if (n_order > 0)
-        q.order_by = order[0];
+    api_search_args a;
+    rc = api_search_args_get(req, resp, msg, &a);
+    /* The registry orders by one key: the first given. */
+    keel_model_version_search q = { .filter = a.filter, .max_results = a.max_results,
+                 .page_token = a.page_token, .order_by = a.n_order_by > 0 ? a.order_by[0] : NULL };
     keel_model_version *list = NULL;
     size_t n = 0;
     const char *next = NULL;

@@ -457,21 +457,17 @@ int mlflow_runs_log_model(keel_http_req *req, keel_http_resp *resp)
 int mlflow_runs_search(keel_http_req *req, keel_http_resp *resp)
 {
     API_HANDLER_START;
-    keel_run_search q = { 0 };
-    const char **exp_texts = NULL, **order = NULL;
+    const char **exp_texts = NULL;
     size_t n_exp = 0;
+    api_search_args a = { 0 };
     rc = api_string_list(req, resp, msg, "experiment_ids", &exp_texts, &n_exp);
     if (rc == KEEL_OK)
-        rc = api_get_string(resp, msg, "filter", false, &q.filter);
+        rc = api_search_args_get(req, resp, msg, &a);
+    keel_run_search q = { .filter = a.filter, .max_results = a.max_results,
+                          .page_token = a.page_token, .order_by = a.order_by,
+                          .n_order_by = a.n_order_by };
     if (rc == KEEL_OK)
         rc = view_from_message(resp, msg, "run_view_type", &q.view, &err);
-    if (rc == KEEL_OK)
-        rc = api_get_int64(resp, msg, "max_results", false, &q.max_results);
-    if (rc == KEEL_OK)
-        rc = api_string_list(req, resp, msg, "order_by", &order, &q.n_order_by);
-    if (rc == KEEL_OK)
-        rc = api_get_string(resp, msg, "page_token", false, &q.page_token);
-    q.order_by = order;
     int64_t *ids = keel_arena_alloc(req->arena, (n_exp + 1) * sizeof *ids);
     for (size_t i = 0; rc == KEEL_OK && i < n_exp; i++) {
         json_t *one = json_pack("{s:s}", "id", exp_texts[i]);

@@ -149,6 +149,20 @@ static int check_run(keel_store *store, const char *run_id, bool for_write, keel
     return rc;
 }
 
+/* The checks a read or delete starts with, in order: a well-formed run id,
+ * a well-formed path (or the root, when root_ok), and a run that exists
+ * (and is active, for a write). */
+static int check_request(keel_store *store, const char *run_id, const char *path, bool root_ok,
+                         bool for_write, keel_err *err)
+{
+    int rc = check_run_id(run_id, err);
+    if (rc == KEEL_OK)
+        rc = root_ok ? check_path_or_root(path, err) : keel_artifact_path_check(path, err);
+    if (rc == KEEL_OK)
+        rc = check_run(store, run_id, for_write, err);
+    return rc;
+}
+
 /* Sets *out to whether any row matches sql, which binds run_id and one text. */
 static int row_exists(keel_store *store, const char *sql, const char *run_id,
                       const char *text, bool *out, keel_err *err)
@@ -510,13 +524,7 @@ int keel_artifacts_list(keel_store *store, const char *run_id, const char *path,
         err = &scratch;
     if (store == NULL || a == NULL || out == NULL || out_n == NULL)
         return keel_errf(err, KEEL_EINVAL, "list artifacts: missing argument");
-    int rc = check_run_id(run_id, err);
-    if (rc != KEEL_OK)
-        return rc;
-    rc = check_path_or_root(path, err);
-    if (rc != KEEL_OK)
-        return rc;
-    rc = check_run(store, run_id, false, err);
+    int rc = check_request(store, run_id, path, true, false, err);
     if (rc != KEEL_OK)
         return rc;
 
@@ -604,13 +612,7 @@ int keel_artifacts_get(keel_store *store, keel_cas *cas, const char *run_id, con
     if (store == NULL || cas == NULL || dest_dir == NULL || dest_dir[0] == '\0')
         return keel_errf(err, KEEL_EINVAL,
                          "get artifacts: missing store, object store or destination");
-    int rc = check_run_id(run_id, err);
-    if (rc != KEEL_OK)
-        return rc;
-    rc = check_path_or_root(path, err);
-    if (rc != KEEL_OK)
-        return rc;
-    rc = check_run(store, run_id, false, err);
+    int rc = check_request(store, run_id, path, true, false, err);
     if (rc != KEEL_OK)
         return rc;
 
@@ -681,13 +683,7 @@ int keel_artifacts_stat(keel_store *store, const char *run_id, const char *path,
         err = &scratch;
     if (store == NULL || out_hash == NULL)
         return keel_errf(err, KEEL_EINVAL, "stat artifact: missing argument");
-    int rc = check_run_id(run_id, err);
-    if (rc != KEEL_OK)
-        return rc;
-    rc = keel_artifact_path_check(path, err);
-    if (rc != KEEL_OK)
-        return rc;
-    rc = check_run(store, run_id, false, err);
+    int rc = check_request(store, run_id, path, false, false, err);
     if (rc != KEEL_OK)
         return rc;
     keel_stmt *st = NULL;
@@ -728,13 +724,7 @@ int keel_artifacts_delete(keel_store *store, const char *run_id, const char *pat
         err = &scratch;
     if (store == NULL)
         return keel_errf(err, KEEL_EINVAL, "delete artifacts: missing store");
-    int rc = check_run_id(run_id, err);
-    if (rc != KEEL_OK)
-        return rc;
-    rc = check_path_or_root(path, err);
-    if (rc != KEEL_OK)
-        return rc;
-    rc = check_run(store, run_id, true, err);
+    int rc = check_request(store, run_id, path, true, true, err);
     if (rc != KEEL_OK)
         return rc;
     char pattern[2 * ARTIFACT_PATH_MAX + 3];

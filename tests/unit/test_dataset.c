@@ -408,37 +408,7 @@ static void validate_skips_unseen_check_past_top_categories(void **state)
 
 /* ---- dataset versions ---- */
 
-typedef struct fixture {
-    char dir[PATH_MAX];
-    char home[PATH_MAX];
-    keel_workspace *ws;
-    keel_arena arena;
-    keel_err err;
-} fixture;
-
-static int ws_setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    keel_test_tmpdir(f->dir);
-    assert_int_equal(keel_workspace_init(f->dir, f->home, sizeof f->home, &f->err), KEEL_OK);
-    setenv("KEEL_HOME", f->home, 1);
-    assert_int_equal(keel_workspace_open(&f->ws, &f->err), KEEL_OK);
-    keel_arena_init(&f->arena, 0);
-    *state = f;
-    return 0;
-}
-
-static int ws_teardown(void **state)
-{
-    fixture *f = *state;
-    keel_workspace_close(f->ws);
-    keel_arena_free(&f->arena);
-    unsetenv("KEEL_HOME");
-    keel_test_sh("chmod -R u+w '%s'", f->dir);
-    keel_test_rmrf(f->dir);
-    free(f);
-    return 0;
-}
+typedef keel_test_ws fixture;
 
 static void path_in(const fixture *f, const char *name, char out[PATH_MAX])
 {
@@ -666,10 +636,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(profile_keeps_fifty_top_categories),
         cmocka_unit_test(validate_finds_anomalies),
         cmocka_unit_test(validate_skips_unseen_check_past_top_categories),
-        cmocka_unit_test_setup_teardown(versions_add_dedupe_and_get, ws_setup, ws_teardown),
-        cmocka_unit_test_setup_teardown(versions_list_in_order, ws_setup, ws_teardown),
-        cmocka_unit_test_setup_teardown(load_by_name_and_path, ws_setup, ws_teardown),
-        cmocka_unit_test_setup_teardown(load_detects_a_corrupted_object, ws_setup, ws_teardown),
+        cmocka_unit_test_setup_teardown(versions_add_dedupe_and_get, keel_test_ws_setup, keel_test_ws_teardown),
+        cmocka_unit_test_setup_teardown(versions_list_in_order, keel_test_ws_setup, keel_test_ws_teardown),
+        cmocka_unit_test_setup_teardown(load_by_name_and_path, keel_test_ws_setup, keel_test_ws_teardown),
+        cmocka_unit_test_setup_teardown(load_detects_a_corrupted_object, keel_test_ws_setup, keel_test_ws_teardown),
     };
     return keel_test_main(argc, argv, "dataset", tests);
 }

@@ -35,37 +35,7 @@ static double rng_uniform(rng *r)
     return (double)(z >> 11) * 0x1.0p-53;
 }
 
-typedef struct fixture {
-    char dir[PATH_MAX];
-    char home[PATH_MAX];
-    keel_workspace *ws;
-    keel_arena arena;
-    keel_err err;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    keel_test_tmpdir(f->dir);
-    assert_int_equal(keel_workspace_init(f->dir, f->home, sizeof f->home, &f->err), KEEL_OK);
-    setenv("KEEL_HOME", f->home, 1);
-    assert_int_equal(keel_workspace_open(&f->ws, &f->err), KEEL_OK);
-    keel_arena_init(&f->arena, 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    keel_workspace_close(f->ws);
-    keel_arena_free(&f->arena);
-    unsetenv("KEEL_HOME");
-    keel_test_sh("chmod -R u+w '%s'", f->dir);
-    keel_test_rmrf(f->dir);
-    free(f);
-    return 0;
-}
+typedef keel_test_ws fixture;
 
 static const char *path_in(fixture *f, const char *name)
 {
@@ -533,11 +503,11 @@ static void evaluate_matches_training(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(binary_run_is_recorded, setup, teardown),
-        cmocka_unit_test_setup_teardown(training_is_reproducible, setup, teardown),
-        cmocka_unit_test_setup_teardown(regression_and_multiclass_are_detected, setup, teardown),
-        cmocka_unit_test_setup_teardown(bad_input_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(evaluate_matches_training, setup, teardown),
+        cmocka_unit_test_setup_teardown(binary_run_is_recorded, keel_test_ws_setup, keel_test_ws_teardown),
+        cmocka_unit_test_setup_teardown(training_is_reproducible, keel_test_ws_setup, keel_test_ws_teardown),
+        cmocka_unit_test_setup_teardown(regression_and_multiclass_are_detected, keel_test_ws_setup, keel_test_ws_teardown),
+        cmocka_unit_test_setup_teardown(bad_input_is_refused, keel_test_ws_setup, keel_test_ws_teardown),
+        cmocka_unit_test_setup_teardown(evaluate_matches_training, keel_test_ws_setup, keel_test_ws_teardown),
     };
     return keel_test_main(argc, argv, "trainer", tests);
 }
