@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every bench_* program built in BUILD_DIR (default: build), then every
 # bench/bench_*.sh script with BUILD_DIR as its argument (bench_server.sh:
-# the keel server under wrk), and prints their output, then one summary line
-# per measured figure.
+# the keel server under wrk; bench_pipeline.sh: `keel run` on 1,000 no-op
+# steps against make and snakemake), and prints their output, then one
+# summary line per measured figure.
 #
 # Timings never fail the run: the exit status is non-zero only when a bench
 # program fails (a keel or SQLite call errors) or crashes. Extra arguments

@@ -15,6 +15,8 @@ PACKAGES=(
   # benchmark peers
   hyperfine python3-pandas python3-xgboost python3-sklearn wrk
   gunicorn python3-flask nginx
+  # pipelines: Slurm executor tests and the snakemake benchmark peer
+  slurm-wlm munge libslurm-dev bc snakemake
 )
 
 missing=()

@@ -30,6 +30,7 @@ struct cli_opt {
     enum cli_opt_kind kind;
     const char *metavar;    /* for help, e.g. "NAME" */
     const char *help;
+    char short_name;        /* e.g. 'p' for -p (0 = none); -pVALUE and -p VALUE */
 };
 
 struct cli_ctx;
@@ -120,5 +121,6 @@ extern const struct cli_cmd cli_train_cmds[];
 extern const struct cli_cmd cli_model_cmds[];
 extern const struct cli_cmd cli_serve_cmds[];
 extern const struct cli_cmd cli_predict_cmds[];
+extern const struct cli_cmd cli_pipeline_cmds[];
 
 #endif

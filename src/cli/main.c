@@ -15,6 +15,7 @@
 static const struct cli_cmd *const command_tables[] = {
     cli_init_cmds, cli_experiment_cmds, cli_run_cmds, cli_artifact_cmds, cli_data_cmds,
     cli_train_cmds, cli_model_cmds, cli_serve_cmds, cli_predict_cmds, cli_server_cmds,
+    cli_pipeline_cmds,
 };
 
 #define N_TABLES (sizeof command_tables / sizeof command_tables[0])
@@ -66,8 +67,10 @@ static void print_cmd_help(FILE *out, const struct cli_cmd *c)
             c->args[0] != '\0' ? " " : "", c->args, c->summary);
     for (const struct cli_opt *o = c->opts; o != NULL && o->name != NULL; o++) {
         char left[64];
-        snprintf(left, sizeof left, "--%s%s%s%s", o->name, o->metavar != NULL ? " " : "",
-                 o->metavar != NULL ? o->metavar : "", o->kind == CLI_MULTI ? " …" : "");
+        snprintf(left, sizeof left, "%s%c%s--%s%s%s%s", o->short_name ? "-" : "",
+                 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "", o->name,
+                 o->metavar != NULL ? " " : "", o->metavar != NULL ? o->metavar : "",
+                 o->kind == CLI_MULTI ? " …" : "");
         fprintf(out, "  %-28s %s\n", left, o->help);
     }
     for (size_t i = 0; i < sizeof common_opts / sizeof common_opts[0]; i++) {
@@ -103,6 +106,14 @@ static int opt_index(const struct cli_cmd *c, const char *name)
         if (strcmp(c->opts[i].name, name) == 0)
             return i;
     }
+    return -1;
+}
+
+static int short_index(const struct cli_cmd *c, char letter)
+{
+    for (int i = 0; c->opts != NULL && c->opts[i].name != NULL; i++)
+        if (c->opts[i].short_name != 0 && c->opts[i].short_name == letter)
+            return i;
     return -1;
 }
 
@@ -167,12 +178,17 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv)
             only_positional = true;
             continue;
         }
-        if (a[1] != '-')
-            return cli_usage_error(ctx, "unknown option '%s' (options are long: --name)", a);
         char *name = a + 2;
-        char *inline_value = strchr(name, '=');
-        if (inline_value != NULL)
+        char *inline_value = NULL;
+        if (a[1] != '-') {
+            int s = short_index(c, a[1]);
+            if (s < 0)
+                return cli_usage_error(ctx, "unknown option '%s'", a);
+            name = (char *)c->opts[s].name;
+            inline_value = a[2] != '\0' ? a + 2 : NULL;
+        } else if ((inline_value = strchr(name, '=')) != NULL) {
             *inline_value++ = '\0';
+        }
         if (strcmp(name, "help") == 0) {
             print_cmd_help(stdout, c);
             return CLI_EXIT_OK;
