@@ -68,14 +68,14 @@ def main():
     with open(os.path.join(out, "keel.yaml"), "w") as f:
         f.write("pipeline: bench\nsteps:\n")
         for s in order:
-            f.write("  %s:\n    run: \"true\"\n" % s)
+            f.write("  %s:\n    run: \"true %s\"\n" % (s, s))
             if needs[s]:
                 f.write("    needs: [%s]\n" % ", ".join(needs[s]))
 
     with open(os.path.join(out, "Makefile"), "w") as f:
         f.write(".PHONY: all %s\n\nall: %s\n\n" % (" ".join(order), sink))
         for s in order:
-            f.write("%s:%s\n\t@true\n" % (s, "".join(" " + d for d in needs[s])))
+            f.write("%s:%s\n\t@true %s\n" % (s, "".join(" " + d for d in needs[s]), s))
 
     with open(os.path.join(out, "Snakefile"), "w") as f:
         f.write('rule all:\n    input: "done/%s"\n\n' % sink)
@@ -83,7 +83,7 @@ def main():
             f.write("rule %s:\n" % s)
             if needs[s]:
                 f.write("    input: %s\n" % ", ".join('"done/%s"' % d for d in needs[s]))
-            f.write('    output: touch("done/%s")\n    shell: "true"\n\n' % s)
+            f.write('    output: touch("done/%s")\n    shell: "true %s"\n\n' % (s, s))
 
     edges = sum(len(v) for v in needs.values())
     print("steps %d layers %d edges %d" % (len(order), len(names), edges))

@@ -3,6 +3,11 @@
  * its own, started with posix_spawn (vfork speed), stdout/stderr to its log
  * files, stdin from /dev/null, the signal mask and dispositions reset.
  *
+ * A job's stdout and stderr are pipes the engine polls; a log file is
+ * created only when the first byte arrives, so the many steps that print
+ * nothing cost no file creation (measured: two creates per step were a third
+ * of the engine's time on 1,000 no-op steps).
+ *
  * A command without shell syntax ("python3 train.py --seed 1") is executed
  * directly, as make does; anything else goes through /bin/sh -c. Cancelling
  * sends SIGTERM to the whole group and SIGKILL after a grace period; when a
@@ -14,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -25,6 +31,12 @@
 
 #define KILL_GRACE_NS 3000000000ll
 #define DIRECT_MAX_ARGS 64
+
+/* A job's two output pipes and the log files they are copied to. */
+typedef struct job_io {
+    int pipe[2];               /* read ends (stdout, stderr); -1 when closed */
+    int file[2];               /* log files; -1 until something arrives */
+} job_io;
 
 typedef struct local_state {
     pipeline_job **active;
@@ -82,8 +94,27 @@ static int local_start(pipeline_executor *ex, pipeline_job *job, keel_err *err)
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, job->log_out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, job->log_err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    job_io *io = malloc(sizeof *io);
+    int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+    if (io == NULL || pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+        int saved = errno;
+        free(io);
+        for (int i = 0; i < 2; i++) {
+            if (out_pipe[i] >= 0)
+                close(out_pipe[i]);
+            if (err_pipe[i] >= 0)
+                close(err_pipe[i]);
+        }
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        return keel_errf(err, KEEL_EIO, "cannot make the output pipes of a step: %s",
+                         strerror(saved));
+    }
+    *io = (job_io){ { out_pipe[0], err_pipe[0] }, { -1, -1 } };
+    fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
+    fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
+    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
     posix_spawn_file_actions_addchdir_np(&fa, job->cwd);
     sigset_t none, all;
     sigemptyset(&none);
@@ -111,19 +142,76 @@ static int local_start(pipeline_executor *ex, pipeline_job *job, keel_err *err)
     free(copy);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
+    close(out_pipe[1]);
+    close(err_pipe[1]);
     if (e != 0) {
+        close(io->pipe[0]);
+        close(io->pipe[1]);
+        free(io);
         job->state = JOB_FAILED_TO_START;
         snprintf(job->detail, sizeof job->detail, "cannot start: %s (working directory %s, "
                  "logs %s)", strerror(e), job->cwd, job->log_err);
         return KEEL_OK;
     }
     job->pid = pid;
+    job->priv = io;
     job->state = JOB_RUNNING;
     snprintf(job->job_id, sizeof job->job_id, "%d", (int)pid);
     ls->active[ls->n_active] = job;
     ls->kill_at[ls->n_active] = 0;
     ls->n_active++;
     return KEEL_OK;
+}
+
+/* Copies what is waiting in a job's pipes to its log files; at_end also
+ * closes everything (the group is dead by then, so EOF or EAGAIN is all
+ * there will be). */
+static void drain(pipeline_job *job, bool at_end)
+{
+    job_io *io = job->priv;
+    char buf[65536];
+    for (int k = 0; k < 2; k++) {
+        while (io->pipe[k] >= 0) {
+            ssize_t r = read(io->pipe[k], buf, sizeof buf);
+            if (r > 0) {
+                if (io->file[k] < 0)
+                    io->file[k] = open(k == 0 ? job->log_out : job->log_err,
+                                       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                /* A log that cannot be written is lost, never the step. */
+                if (io->file[k] >= 0 && write(io->file[k], buf, (size_t)r) != r) {
+                    close(io->file[k]);
+                    io->file[k] = -2;
+                }
+                continue;
+            }
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r == 0 || at_end || errno != EAGAIN) {
+                close(io->pipe[k]);
+                io->pipe[k] = -1;
+            }
+            break;
+        }
+        if (at_end && io->file[k] >= 0)
+            close(io->file[k]);
+    }
+    if (at_end) {
+        free(io);
+        job->priv = NULL;
+    }
+}
+
+static size_t local_poll_fds(pipeline_executor *ex, struct pollfd *fds, size_t max)
+{
+    local_state *ls = ex->state;
+    size_t n = 0;
+    for (size_t i = 0; i < ls->n_active; i++) {
+        job_io *io = ls->active[i]->priv;
+        for (int k = 0; k < 2 && n < max; k++)
+            if (io->pipe[k] >= 0)
+                fds[n++] = (struct pollfd){ io->pipe[k], POLLIN, 0 };
+    }
+    return n;
 }
 
 static int local_reap(pipeline_executor *ex, pipeline_job **ended, size_t max, keel_err *err)
@@ -135,6 +223,7 @@ static int local_reap(pipeline_executor *ex, pipeline_job **ended, size_t max, k
     for (size_t i = 0; i < ls->n_active && n < max;) {
         pipeline_job *job = ls->active[i];
         int status = 0;
+        drain(job, false);
         pid_t r = waitpid(job->pid, &status, WNOHANG);
         if (r == job->pid || (r < 0 && errno == ECHILD)) {
             job->state = JOB_EXITED;
@@ -142,6 +231,7 @@ static int local_reap(pipeline_executor *ex, pipeline_job **ended, size_t max, k
                              : WIFEXITED(status) ? WEXITSTATUS(status)
                              : 128 + WTERMSIG(status);
             killpg(job->pid, SIGKILL);     /* whatever the step left running */
+            drain(job, true);
             ended[n++] = job;
             ls->active[i] = ls->active[ls->n_active - 1];
             ls->kill_at[i] = ls->kill_at[ls->n_active - 1];
@@ -179,6 +269,7 @@ static void local_destroy(pipeline_executor *ex)
     for (size_t i = 0; i < ls->n_active; i++) {
         killpg(ls->active[i]->pid, SIGKILL);
         waitpid(ls->active[i]->pid, NULL, 0);
+        drain(ls->active[i], true);
     }
     free(ls->active);
     free(ls->kill_at);
@@ -190,6 +281,7 @@ static const pipeline_executor_ops local_ops = {
     .start = local_start,
     .reap = local_reap,
     .cancel = local_cancel,
+    .poll_fds = local_poll_fds,
     .poll_ms = 250,           /* only matters while a cancelled job is dying */
     .destroy = local_destroy,
 };

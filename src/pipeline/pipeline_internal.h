@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <poll.h>
 #include <sys/types.h>
 
 /* "30s", "5m", "2h", "500ms", "90" (seconds) → seconds. KEEL_EINVAL otherwise. */
@@ -114,6 +115,9 @@ typedef struct pipeline_executor_ops {
     /* Asks a running job to stop (SIGTERM to its group, then SIGKILL after a
      * grace period; scancel). The job is reaped as usual afterwards. */
     void (*cancel)(pipeline_executor *ex, pipeline_job *job);
+    /* Descriptors the engine polls besides its own (output pipes); NULL
+     * when the executor has none. Returns how many were written. */
+    size_t (*poll_fds)(pipeline_executor *ex, struct pollfd *fds, size_t max);
     /* How often reap must be called when nothing signals (ms; -1 = only
      * after SIGCHLD). */
     int poll_ms;
