@@ -268,7 +268,8 @@ static int cmd_list(struct cli_ctx *ctx)
             }
             keel_stmt_release(q);
         }
-        const char *row[] = { p->name, cli_fmt_int(&ctx->arena, (long long)p->n_steps),
+        const char *row[] = { keel_arena_strdup(&ctx->arena, p->name),
+                              cli_fmt_int(&ctx->arena, (long long)p->n_steps),
                               p->schedule != NULL ? keel_arena_strdup(&ctx->arena, p->schedule)
                                                   : "-",
                               run, status, started };

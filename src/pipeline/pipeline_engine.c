@@ -124,6 +124,7 @@ static void say(engine *e, const char *fmt, ...)
     vfprintf(e->out, fmt, ap);
     va_end(ap);
     fputc('\n', e->out);
+    fflush(e->out);      /* progress is read live, also from files and pipes */
     status_line(e, true);
 }
 

@@ -183,7 +183,7 @@ int record_step_begin(pipeline_recorder *r, size_t step, const char *executor,
         { "mlflow.parentRunId", r->run_id }, { "keel.pipeline", r->p->name },
         { "keel.pipeline.run", r->run_id }, { "keel.step", st->name },
         { "keel.kind", "step" }, { "keel.executor", executor },
-        { "keel.command", keel_arena_strndup(r->a, st->command, TAG_MAX) },
+        { "keel.command", keel_arena_strndup(r->a, st->command, strnlen(st->command, TAG_MAX)) },
     };
     keel_run_create_opts ro = { .experiment_id = r->experiment_id, .run_name = st->name,
                                 .tags = tags, .n_tags = sizeof tags / sizeof tags[0] };
@@ -217,7 +217,12 @@ static int log_file(pipeline_recorder *r, const char *step_run, const char *path
     struct stat st;
     if (path == NULL || stat(path, &st) != 0 || st.st_size == 0)
         return KEEL_OK;
-    return keel_artifacts_log(r->ws->store, r->ws->cas, step_run, path, artifact, err);
+    char hash[KEEL_SHA256_HEX_LEN + 1];
+    int64_t size = 0;
+    int rc = keel_cas_put_file(r->ws->cas, path, hash, &size, err);
+    if (rc == KEEL_OK)
+        rc = keel_artifacts_put_entry(r->ws->store, step_run, artifact, hash, size, err);
+    return rc;
 }
 
 int record_attempt_logs(pipeline_recorder *r, const char *step_run, int attempt,
@@ -280,7 +285,7 @@ int record_step_end(pipeline_recorder *r, const step_outcome *o, keel_err *err)
     if (o->cache_key != NULL)
         tags[n++] = (keel_kv){ "keel.cache_key", o->cache_key };
     if (o->reason != NULL)
-        tags[n++] = (keel_kv){ "keel.reason", keel_arena_strndup(r->a, o->reason, TAG_MAX) };
+        tags[n++] = (keel_kv){ "keel.reason", keel_arena_strndup(r->a, o->reason, strnlen(o->reason, TAG_MAX)) };
     if (o->step_run != NULL) {
         rc = keel_run_log_batch(s, o->step_run, NULL, 0, NULL, 0, tags, n, err);
         if (rc == KEEL_OK)
