@@ -111,6 +111,41 @@ typedef struct keel_run_summary {
 int keel_pipeline_run(keel_workspace *ws, const keel_pipeline *p, const keel_run_options *o,
                       keel_arena *a, keel_run_summary *out, keel_err *err);
 
+/* ---- background runs (HTTP trigger, schedules, alert rules) ---- */
+
+typedef struct keel_pipeline_trigger_opts {
+    const char *home;          /* the keel home (.keel) the run records into */
+    const char *file;          /* keel.yaml */
+    const char *workdir;       /* where `keel run` starts (NULL = ".") */
+    const char *pipeline;
+    const keel_kv *params;  size_t n_params;
+    const char *executor;      /* NULL = local */
+    const char *trigger;       /* recorded: "http", "schedule", … */
+    const char *keel_exe;      /* NULL = this program */
+} keel_pipeline_trigger_opts;
+
+/* Starts `keel run` detached and returns the new pipeline run's id once it
+ * is recorded (KEEL_EINVAL with keel's message when the run refused to
+ * start, e.g. an unknown param). */
+int keel_pipeline_trigger(const keel_pipeline_trigger_opts *t, char out_run_id[33],
+                          keel_err *err);
+
+/* The schedules of a keel.yaml, run by a thread of `keel server`: every
+ * pipeline with `schedule:` is started when its cron expression comes due
+ * (UTC). Runs missed while no server was up are reported (logged and
+ * counted in pipeline_schedules.missed) and, with `catchup: true`, made up
+ * by a single run. The file is re-read at every check, so edits apply
+ * without a restart. */
+typedef struct keel_scheduler keel_scheduler;
+int keel_scheduler_start(const char *store_uri, const char *home, const char *file,
+                         keel_scheduler **out, keel_err *err);
+void keel_scheduler_stop(keel_scheduler *s);
+
+/* One check at time `now` (epoch seconds): what the thread does each time
+ * it wakes. Exposed for tests. Returns how many runs it started. */
+int keel_scheduler_check(keel_store *store, const char *home, const char *file, int64_t now,
+                         FILE *log, keel_err *err);
+
 /* The keel version that goes into every cache key. */
 const char *keel_pipeline_cache_version(void);
 

@@ -28,6 +28,10 @@ typedef struct keel_api_app {
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
     bool stopping;
+    /* Pipelines (keel_pipelines.c): the keel home runs record into and the
+     * pipeline file; empty when the server has none. */
+    char home[4096];
+    char pipeline_file[4096];
 } keel_api_app;
 
 /* Opens the object store and prepares per-thread store handles (the store
@@ -41,6 +45,10 @@ extern const keel_http_route keel_api_routes[];
 extern const size_t keel_api_n_routes;
 int keel_api_not_found(keel_http_req *req, keel_http_resp *resp);
 void keel_api_too_large(keel_http_req *req, keel_http_resp *resp, size_t limit);
+
+/* keel's pipeline endpoints (keel_pipelines.c). */
+int keel_api_pipeline_runs_post(keel_http_req *req, keel_http_resp *resp);
+int keel_api_pipeline_runs_get(keel_http_req *req, keel_http_resp *resp);
 
 /* ---- for handlers ---- */
 

@@ -1,6 +1,7 @@
 /*
  * api_routes.c — the server's route table: MLflow's tracking API under both
- * of its prefixes, the artifact proxy, health and version.
+ * of its prefixes, the artifact proxy, keel's pipeline endpoints, health and
+ * version.
  */
 #include "api.h"
 #include "mlflow_handlers.h"
@@ -96,6 +97,10 @@ const keel_http_route keel_api_routes[] = {
       &mlflow_artifact_upload, UPLOAD_BODY },
     { "DELETE", "/api/2.0/mlflow-artifacts/artifacts/", KEEL_ROUTE_PREFIX,
       mlflow_artifact_delete, NULL, SMALL_BODY },
+    { "POST", "/api/keel/v1/pipelines/", KEEL_ROUTE_PREFIX, keel_api_pipeline_runs_post, NULL,
+      SMALL_BODY },
+    { "GET", "/api/keel/v1/pipelines/", KEEL_ROUTE_PREFIX, keel_api_pipeline_runs_get, NULL,
+      SMALL_BODY },
     { "GET", "/health", KEEL_ROUTE_EXACT, health, NULL, SMALL_BODY },
     { "GET", "/version", KEEL_ROUTE_EXACT, version, NULL, SMALL_BODY },
 };

@@ -5,6 +5,8 @@
  */
 #include "cli.h"
 
+#include <keel/pipeline.h>
+
 #include "api/api.h"
 
 #include <keel/util.h>
@@ -34,10 +36,24 @@ static int cmd_server(struct cli_ctx *ctx)
     const char *store = cli_opt(ctx, "store");
     const char *artifacts = cli_opt(ctx, "artifacts");
     keel_workspace *ws = NULL;
-    char db[PATH_MAX + 16], objects[PATH_MAX + 16];
-    if (store == NULL || artifacts == NULL) {
+    char db[PATH_MAX + 16], objects[PATH_MAX + 16], home[PATH_MAX] = "";
+    char pipelines[PATH_MAX] = "";
+    const char *pipelines_opt = cli_opt(ctx, "pipelines");
+    if (store == NULL || artifacts == NULL || pipelines_opt != NULL) {
         if (keel_workspace_open(&ws, &ctx->err) != KEEL_OK)
             return cli_fail(ctx);
+        snprintf(home, sizeof home, "%s", ws->home);
+        /* keel.yaml beside .keel, as `keel run` finds it in the project. */
+        snprintf(pipelines, sizeof pipelines - 16, "%.*s/keel.yaml",
+                 (int)(strrchr(ws->home, '/') - ws->home), ws->home);
+        if (pipelines_opt != NULL && realpath(pipelines_opt, pipelines) == NULL) {
+            keel_errf(&ctx->err, KEEL_ENOTFOUND, "--pipelines %s: %s", pipelines_opt,
+                      strerror(errno));
+            keel_workspace_close(ws);
+            return cli_fail(ctx);
+        }
+        if (pipelines_opt == NULL && !keel_path_exists(pipelines))
+            pipelines[0] = '\0';
         snprintf(db, sizeof db, "%s/keel.db", ws->home);
         snprintf(objects, sizeof objects, "%s/objects", ws->home);
         if (store == NULL)
@@ -61,6 +77,8 @@ static int cmd_server(struct cli_ctx *ctx)
     keel_api_app app;
     if (keel_api_app_init(&app, store, artifacts, &ctx->err) != KEEL_OK)
         return cli_fail(ctx);
+    snprintf(app.home, sizeof app.home, "%s", home);
+    snprintf(app.pipeline_file, sizeof app.pipeline_file, "%s", home[0] ? pipelines : "");
 
     /* Signals are taken synchronously by this thread; the server's threads
      * inherit the blocked mask. */
@@ -70,6 +88,15 @@ static int cmd_server(struct cli_ctx *ctx)
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Started after the mask is set, so the scheduler's thread never takes
+     * a stop signal meant for sigwait below. */
+    keel_scheduler *scheduler = NULL;
+    if (app.pipeline_file[0] != '\0' && !cli_flag(ctx, "no-schedules") &&
+        keel_scheduler_start(store, app.home, app.pipeline_file, &scheduler, &ctx->err) !=
+            KEEL_OK) {
+        keel_api_app_free(&app);
+        return cli_fail(ctx);
+    }
 
     keel_http_config cfg = {
         .host = host,
@@ -85,15 +112,18 @@ static int cmd_server(struct cli_ctx *ctx)
     };
     keel_http_server *srv = NULL;
     if (keel_http_start(&cfg, &srv, &ctx->err) != KEEL_OK) {
+        keel_scheduler_stop(scheduler);
         keel_api_app_free(&app);
         return cli_fail(ctx);
     }
-    fprintf(stderr, "keel server listening on http://%s:%d (store %s, artifacts %s)\n", host,
-            keel_http_port(srv), store, artifacts);
+    fprintf(stderr, "keel server listening on http://%s:%d (store %s, artifacts %s%s%s)\n",
+            host, keel_http_port(srv), store, artifacts,
+            app.pipeline_file[0] ? ", pipelines " : "", app.pipeline_file);
     int sig = 0;
     sigwait(&stop_signals, &sig);
     fprintf(stderr, "keel server: %s received, finishing requests in flight\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM");
+    keel_scheduler_stop(scheduler);
     keel_http_stop(srv, SHUTDOWN_GRACE_MS);
     keel_api_app_free(&app);
     if (access_log != NULL && access_log != stderr)
@@ -109,6 +139,10 @@ static const struct cli_opt server_opts[] = {
     { "artifacts", CLI_VALUE, "PATH", "object store directory (the keel home's objects/)" },
     { "threads", CLI_VALUE, "N", "worker threads (number of cores)" },
     { "access-log", CLI_VALUE, "FILE|-|off", "access log destination (- = stderr)" },
+    { "pipelines", CLI_VALUE, "FILE", "keel.yaml whose schedules run here and whose pipelines "
+                                      "POST /api/keel/v1/pipelines/NAME/runs starts "
+                                      "(keel.yaml beside .keel)" },
+    { "no-schedules", CLI_FLAG, NULL, "do not run pipeline schedules" },
     { "thread-per-connection", CLI_FLAG, NULL,
       "a thread per client connection instead of a pool of event loops" },
     { NULL },

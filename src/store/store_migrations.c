@@ -262,7 +262,9 @@ const struct keel_migration keel_migrations[] = {
         "  digest TEXT NOT NULL) WITHOUT ROWID;"
         "CREATE TABLE pipeline_schedules ("
         "  pipeline TEXT PRIMARY KEY,"
-        "  last_fire BIGINT NOT NULL) WITHOUT ROWID;",
+        "  last_check BIGINT NOT NULL,"        /* epoch seconds */
+        "  missed BIGINT NOT NULL DEFAULT 0,"
+        "  last_run_id TEXT) WITHOUT ROWID;",
         NULL,
     },
 };
