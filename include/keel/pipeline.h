@@ -30,6 +30,7 @@ typedef struct keel_pipeline_step {
     const char **deps;  size_t n_deps;
     const char **outs;  size_t n_outs;
     keel_kv *params;    size_t n_params;   /* step params, resolved */
+    keel_kv *uses_params; size_t n_uses_params; /* pipeline params its text refers to */
     keel_kv *env;       size_t n_env;
     int retries;               /* extra attempts after a failure */
     double backoff_s;          /* wait before retry k is backoff_s * 2^(k-1) */

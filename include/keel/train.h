@@ -71,6 +71,7 @@ typedef struct keel_train_opts {
     const char *run_name;
     const char *source_dir;       /* for the git commit; NULL: working directory */
     bool quiet;                   /* no progress on stderr */
+    const char *parent_run_id;    /* recorded as mlflow.parentRunId (a pipeline step's run) */
 } keel_train_opts;
 
 typedef struct keel_train_result {

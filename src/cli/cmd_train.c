@@ -41,6 +41,8 @@ static int cmd_train_xgboost(struct cli_ctx *ctx)
     o.experiment = cli_opt(ctx, "experiment");
     o.run_name = cli_opt(ctx, "name");
     o.quiet = ctx->json;
+    /* Inside a pipeline step, the training run becomes the step run's child. */
+    o.parent_run_id = getenv("KEEL_PARENT_RUN_ID");
     if (o.data == NULL || o.target == NULL)
         return cli_usage_error(ctx, "--data and --target are required");
     const char *register_as = cli_opt(ctx, "register");

@@ -67,8 +67,10 @@ static void print_cmd_help(FILE *out, const struct cli_cmd *c)
             c->args[0] != '\0' ? " " : "", c->args, c->summary);
     for (const struct cli_opt *o = c->opts; o != NULL && o->name != NULL; o++) {
         char left[64];
-        snprintf(left, sizeof left, "%s%c%s--%s%s%s%s", o->short_name ? "-" : "",
-                 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "", o->name,
+        char short_form[8] = "";
+        if (o->short_name)
+            snprintf(short_form, sizeof short_form, "-%c, ", o->short_name);
+        snprintf(left, sizeof left, "%s--%s%s%s%s", short_form, o->name,
                  o->metavar != NULL ? " " : "", o->metavar != NULL ? o->metavar : "",
                  o->kind == CLI_MULTI ? " …" : "");
         fprintf(out, "  %-28s %s\n", left, o->help);

@@ -225,6 +225,8 @@ json_t *pipeline_step_inputs(const keel_pipeline_step *step, const char *const *
         json_object_set_new(in, "command", json_string(step->command));
     json_object_set_new(in, "env", kv_object(step->env, step->n_env));
     json_object_set_new(in, "params", kv_object(step->params, step->n_params));
+    json_object_set_new(in, "pipeline_params", kv_object(step->uses_params,
+                                                         step->n_uses_params));
     json_t *deps = json_object();
     for (size_t i = 0; i < step->n_deps; i++)
         json_object_set_new(deps, step->deps[i], json_string(dep_digests[i]));
@@ -292,6 +294,8 @@ const char *pipeline_explain_miss(json_t *previous, json_t *current, keel_arena 
              &text);
     diff_map(json_object_get(previous, "params"), json_object_get(current, "params"), "param",
              false, a, &text);
+    diff_map(json_object_get(previous, "pipeline_params"),
+             json_object_get(current, "pipeline_params"), "pipeline param", false, a, &text);
     diff_map(json_object_get(previous, "env"), json_object_get(current, "env"), "env", false, a,
              &text);
     if (!json_equal(json_object_get(previous, "outs"), json_object_get(current, "outs")))

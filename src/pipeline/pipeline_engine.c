@@ -80,6 +80,8 @@ typedef struct engine {
     int64_t t0;
     int64_t last_draw_ns;
     keel_run_summary *sum;
+    bool in_txn;                    /* records of this burst not yet committed */
+    int64_t txn_start_ns;
 } engine;
 
 static int64_t mono_ns(void)
@@ -87,6 +89,22 @@ static int64_t mono_ns(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (int64_t)t.tv_sec * 1000000000ll + t.tv_nsec;
+}
+
+/* Opens the transaction the records of a burst of events go into, when
+ * there is something to record; the loop commits it (see loop). Steps
+ * themselves write to the store too (keel train, models register), so the
+ * write lock is taken only when needed and never held while waiting. */
+static int txn(engine *e)
+{
+    if (e->in_txn || e->o->dry_run)
+        return KEEL_OK;
+    int rc = keel_store_begin(e->ws->store, e->err);
+    if (rc == KEEL_OK) {
+        e->in_txn = true;
+        e->txn_start_ns = mono_ns();
+    }
+    return rc;
 }
 
 /* ---- progress ---- */
@@ -234,6 +252,9 @@ static int finish(engine *e, size_t s, enum step_status status, const char *reas
     }
     if (e->o->dry_run)
         return KEEL_OK;
+    int rc = txn(e);
+    if (rc != KEEL_OK)
+        return rc;
     step_outcome o = {
         .step = s, .step_run = r->step_run, .status = status_names[status],
         .cache_hit = status == ST_CACHED, .has_exit_code = has_exit, .exit_code = exit_code,
@@ -241,7 +262,7 @@ static int finish(engine *e, size_t s, enum step_status status, const char *reas
         .cache_key = r->key[0] ? r->key : NULL, .reason = reason, .inputs = r->inputs,
         .manifest = r->manifest,
     };
-    int rc = record_step_end(&e->rec, &o, e->err);
+    rc = record_step_end(&e->rec, &o, e->err);
     if (rc == KEEL_OK && (status == ST_SUCCEEDED || status == ST_CACHED))
         release_dependents(e, s);
     return rc;
@@ -347,7 +368,9 @@ static int start_attempt(engine *e, size_t s)
 {
     const keel_pipeline_step *st = &e->p->steps[s];
     step_rt *r = &e->rt[s];
-    int rc = KEEL_OK;
+    int rc = txn(e);
+    if (rc != KEEL_OK)
+        return rc;
     r->attempt++;
     if (r->step_run == NULL &&
         (rc = record_step_begin(&e->rec, s, e->executor_name, &r->step_run, e->err)) != KEEL_OK)
@@ -406,6 +429,8 @@ static int dispatch(engine *e)
            e->n_active < e->limit) {
         size_t s = e->ready[e->ready_head++];
         bool hit = false, failed = false;
+        if ((rc = txn(e)) != KEEL_OK)
+            break;
         rc = prepare(e, s, &hit, &failed);
         if (rc != KEEL_OK)
             break;
@@ -449,7 +474,10 @@ static int job_ended(engine *e, size_t s)
     if (started)
         e->n_active--;
     double secs = (double)(mono_ns() - r->started_ns) / 1e9;
-    int rc = record_attempt_logs(&e->rec, r->step_run, r->attempt, job->log_out, job->log_err,
+    int rc = txn(e);
+    if (rc != KEEL_OK)
+        return rc;
+    rc = record_attempt_logs(&e->rec, r->step_run, r->attempt, job->log_out, job->log_err,
                                  e->err);
     if (rc != KEEL_OK)
         return rc;
@@ -589,45 +617,44 @@ static bool has_retry_waiting(const engine *e)
  * happen. */
 #define COMMIT_NS 50000000ll
 
+static int commit(engine *e)
+{
+    if (!e->in_txn)
+        return KEEL_OK;
+    e->in_txn = false;
+    return keel_store_commit(e->ws->store, e->err);
+}
+
 static int loop(engine *e)
 {
     int rc = KEEL_OK;
-    bool in_txn = false;
-    int64_t txn_start = 0;
     size_t max_fds = 1 + 2 * e->limit;
     struct pollfd *fds = keel_arena_alloc(e->a, max_fds * sizeof *fds);
     for (;;) {
-        if (!in_txn) {
-            if ((rc = keel_store_begin(e->ws->store, e->err)) != KEEL_OK)
-                return rc;
-            in_txn = true;
-            txn_start = mono_ns();
-        }
         rc = dispatch(e);
         if (rc == KEEL_OK && !e->o->dry_run)
             rc = turn(e);
         if (rc == KEEL_OK)
             rc = dispatch(e);
         if (rc != KEEL_OK) {
-            keel_store_rollback(e->ws->store);
+            if (e->in_txn)
+                keel_store_rollback(e->ws->store);
+            e->in_txn = false;
             return rc;
         }
         status_line(e, false);
         bool more_ready = !e->stopping && e->ready_head < e->ready_tail;
         bool done = e->n_active == 0 && !more_ready && !has_retry_waiting(e);
         int64_t now = mono_ns();
-        if (done || now - txn_start >= COMMIT_NS) {
-            in_txn = false;
-            if ((rc = keel_store_commit(e->ws->store, e->err)) != KEEL_OK)
-                return rc;
-        }
+        if ((done || now - e->txn_start_ns >= COMMIT_NS) && (rc = commit(e)) != KEEL_OK)
+            return rc;
         if (done)
             return KEEL_OK;
         if (e->o->dry_run || (more_ready && e->n_active < e->limit))
             continue;
         int timeout = wait_timeout_ms(e);
-        if (in_txn) {
-            int left = (int)((txn_start + COMMIT_NS - now + 999999) / 1000000);
+        if (e->in_txn) {
+            int left = (int)((e->txn_start_ns + COMMIT_NS - now + 999999) / 1000000);
             if (timeout < 0 || timeout > left)
                 timeout = left > 0 ? left : 0;
         }
@@ -636,8 +663,9 @@ static int loop(engine *e)
         if (e->ex->ops->poll_fds != NULL)
             n_fds += e->ex->ops->poll_fds(e->ex, fds + 1, max_fds - 1);
         if (poll(fds, n_fds, timeout) < 0 && errno != EINTR) {
-            if (in_txn)
+            if (e->in_txn)
                 keel_store_rollback(e->ws->store);
+            e->in_txn = false;
             return keel_errf(e->err, KEEL_EIO, "poll: %s", strerror(errno));
         }
     }
@@ -646,7 +674,7 @@ static int loop(engine *e)
 /* Steps never reached: skipped behind a failure, or cancelled. */
 static int close_out(engine *e)
 {
-    int rc = keel_store_begin(e->ws->store, e->err);
+    int rc = txn(e);
     for (size_t i = 0; i < e->p->n_steps && rc == KEEL_OK; i++) {
         step_rt *r = &e->rt[i];
         if (r->status != ST_PENDING)
@@ -667,10 +695,12 @@ static int close_out(engine *e)
         rc = finish(e, i, e->cancelled ? ST_CANCELLED : ST_SKIPPED, why, false, 0);
     }
     if (rc != KEEL_OK) {
-        keel_store_rollback(e->ws->store);
+        if (e->in_txn)
+            keel_store_rollback(e->ws->store);
+        e->in_txn = false;
         return rc;
     }
-    return keel_store_commit(e->ws->store, e->err);
+    return commit(e);
 }
 
 static int setup_signals(engine *e, sigset_t *old)

@@ -179,7 +179,25 @@ typedef struct scope {
     const keel_kv *pipe_params; size_t n_pipe_params;
     const char *item;                      /* list item, or NULL */
     const keel_kv *matrix; size_t n_matrix; /* matrix item, or NULL */
+    keel_pipeline_step *step;              /* records the pipeline params used */
 } scope;
+
+/* Remembers that the step's text uses pipeline param `key`, so its cache
+ * key explanation can name the param when its value changes. */
+static void note_param(reader *r, const scope *sc, const keel_kv *param)
+{
+    keel_pipeline_step *s = sc->step;
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n_uses_params; i++)
+        if (strcmp(s->uses_params[i].key, param->key) == 0)
+            return;
+    keel_kv *grown = keel_arena_alloc(&r->p->arena, (s->n_uses_params + 1) * sizeof *grown);
+    if (s->n_uses_params)
+        memcpy(grown, s->uses_params, s->n_uses_params * sizeof *grown);
+    grown[s->n_uses_params++] = *param;
+    s->uses_params = grown;
+}
 
 static const char *kv_find(const keel_kv *kv, size_t n, const char *key, size_t key_len)
 {
@@ -218,7 +236,9 @@ static int substitute(reader *r, const yaml_node_t *n, const scope *sc, const ch
         }
         const char *name = open + 2;
         const char *close = strchr(name, '}');
-        bool ours = strncmp(name, "params.", 7) == 0 || strncmp(name, "item", 4) == 0;
+        /* Only ${params.…}, ${item} and ${item.…}: ${items[@]} is the shell's. */
+        bool ours = strncmp(name, "params.", 7) == 0 ||
+                    (strncmp(name, "item", 4) == 0 && (name[4] == '}' || name[4] == '.'));
         if (!ours || close == NULL) {
             if (ours)
                 rc = fail_at(r, n, "unterminated '${' in \"%s\"", text);
@@ -232,8 +252,12 @@ static int substitute(reader *r, const yaml_node_t *n, const scope *sc, const ch
         size_t len = (size_t)(close - name);
         if (strncmp(name, "params.", 7) == 0) {
             value = kv_find(sc->step_params, sc->n_step_params, name + 7, len - 7);
-            if (value == NULL)
-                value = kv_find(sc->pipe_params, sc->n_pipe_params, name + 7, len - 7);
+            for (size_t i = 0; value == NULL && i < sc->n_pipe_params; i++)
+                if (strlen(sc->pipe_params[i].key) == len - 7 &&
+                    memcmp(sc->pipe_params[i].key, name + 7, len - 7) == 0) {
+                    value = sc->pipe_params[i].value;
+                    note_param(r, sc, &sc->pipe_params[i]);
+                }
         } else if (len == 4) {
             value = sc->item;
         } else if (name[4] == '.') {
@@ -405,6 +429,7 @@ static int build_step(reader *r, const raw_step *raw, const char *base, const ch
     keel_arena *a = &r->p->arena;
     const yaml_node_t *const *f = raw->field;
     memset(s, 0, sizeof *s);
+    sc->step = s;
     s->name = instance;
     s->base = base;
     s->line = raw->name_node->start_mark.line + 1;
@@ -871,18 +896,23 @@ int keel_pipeline_names(const char *path, keel_arena *a, const char ***out_names
     keel_pipeline scratch = { 0 };
     reader r = { .file = path, .doc = &doc, .p = &scratch, .err = err };
     const yaml_node_t *root = yaml_document_get_root_node(&doc);
-    size_t cap = (size_t)(root->data.mapping.pairs.top - root->data.mapping.pairs.start) + 1, n = 0;
-    const char **names = NULL;
+    /* One array for every name: a file may hold both forms, or a key twice
+     * (libyaml allows that; keel_pipeline_load then rejects the file). */
+    size_t cap = 1, n = 0;
+    for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
+         pair < root->data.mapping.pairs.top; pair++) {
+        const yaml_node_t *v = node(&r, pair->value);
+        cap += v->type == YAML_MAPPING_NODE
+                   ? (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start) : 1;
+    }
+    const char **names = keel_arena_alloc(a, cap * sizeof *names);
     for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
          pair < root->data.mapping.pairs.top; pair++) {
         const char *key = scalar(node(&r, pair->key));
         const yaml_node_t *v = node(&r, pair->value);
         if (key != NULL && strcmp(key, "pipeline") == 0 && scalar(v) != NULL) {
-            names = keel_arena_alloc(a, sizeof *names);
             names[n++] = keel_arena_strdup(a, scalar(v));
         } else if (key != NULL && strcmp(key, "pipelines") == 0 && v->type == YAML_MAPPING_NODE) {
-            cap = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
-            names = keel_arena_alloc(a, (cap + 1) * sizeof *names);
             for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
                  q++)
                 if (scalar(node(&r, q->key)) != NULL)

@@ -418,9 +418,10 @@ static int log_run_start(job *j)
     if (rc != KEEL_OK)
         return rc;
     ro.run_name = o->run_name;
-    keel_kv tags[] = { { "keel.trainer", "xgboost" }, { "mlflow.source.type", "LOCAL" } };
+    keel_kv tags[] = { { "keel.trainer", "xgboost" }, { "mlflow.source.type", "LOCAL" },
+                       { "mlflow.parentRunId", o->parent_run_id } };
     ro.tags = tags;
-    ro.n_tags = 2;
+    ro.n_tags = o->parent_run_id != NULL && o->parent_run_id[0] != '\0' ? 3 : 2;
     rc = keel_run_create(j->ws->store, &ro, j->a, &j->run_id, j->err);
     if (rc != KEEL_OK)
         return rc;

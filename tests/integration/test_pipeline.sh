@@ -4,6 +4,7 @@
 # the store), failures (fail-fast, --keep-going, retries, timeouts, missing
 # outputs and deps, a command that does not exist), cancellation by signal,
 # kill -9 and --resume, logs and lineage.
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$(dirname "$0")/lib.sh"
 
 "$KEEL" init >/dev/null
@@ -222,5 +223,21 @@ expect_exit 0 -- "$KEEL" pipeline show --json
 expect_contains "$WORK/.out" '"count[upper]"'
 expect_exit 1 -- "$KEEL" pipeline cancel "$RUN1"
 expect_contains "$WORK/.err" "is not running"
+
+# ---- the example: real data to a registered model, then all cached ----
+mkdir -p "$WORK/ex/data" && cp -r "$ROOT/examples/pipeline" "$WORK/ex/"
+cp "$ROOT/examples/data/bike_sharing_hourly.csv" "$WORK/ex/data/"
+cd "$WORK/ex/pipeline"
+expect_exit 0 -- "$KEEL" run
+expect_contains "$WORK/.out" "5 run, 0 cached, 0 failed"
+expect_contains work/registered.txt "Registered bike-demand version 1"
+python3 -c 'import json,sys; assert json.load(open("work/best.json"))["r2"] > 0.88' && ok || fail "best R2"
+expect_exit 0 -- "$KEEL" run
+expect_contains "$WORK/.out" "0 run, 5 cached"
+expect_exit 0 -- "$KEEL" models versions bike-demand
+expect_contains "$WORK/.out" "1"
+# The training runs are children of their pipeline step runs.
+expect_exit 0 -- "$KEEL" runs search --experiment bike-demand --filter "tags.mlflow.parentRunId LIKE '%'" --json
+expect_contains "$WORK/.out" "depth-8"
 
 finish

@@ -5,6 +5,7 @@
 # retried step, a timeout (scancel), a cancel by signal, the step cache, and
 # a controller that is down (clear error, nothing recorded).
 CLUSTER="$(cd "$(dirname "$0")" && pwd)/slurm_cluster.sh"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$(dirname "$0")/lib.sh"
 
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
@@ -99,6 +100,17 @@ set +e; wait $kpid; code=$?; set -e
 expect_contains "$WORK/.cancel" "CANCELLED"
 for _ in $(seq 50); do squeue -h -t all -j "$LONG" -o %T | grep -q CANCELLED && break; sleep 0.1; done
 squeue -h -t all -j "$LONG" -o %T | grep -q CANCELLED && ok || fail "job $LONG not cancelled"
+
+# The example pipeline (real data → trained, selected, registered model) on
+# the cluster, then fully cached.
+mkdir -p "$WORK/ex/data" && cp -r "$ROOT/examples/pipeline" "$WORK/ex/"
+cp "$ROOT/examples/data/bike_sharing_hourly.csv" "$WORK/ex/data/"
+(cd "$WORK/ex/pipeline" && "$KEEL" run --executor slurm >"$WORK/.ex" 2>&1) || fail "example on slurm"
+expect_contains "$WORK/.ex" "start   train[depth=8] (slurm job"
+expect_contains "$WORK/.ex" "5 run, 0 cached, 0 failed"
+expect_contains "$WORK/ex/pipeline/work/registered.txt" "Registered bike-demand version"
+(cd "$WORK/ex/pipeline" && "$KEEL" run --executor slurm >"$WORK/.ex" 2>&1) || fail "example cached"
+expect_contains "$WORK/.ex" "0 run, 5 cached"
 
 # The controller down: a clear error and nothing recorded.
 before=$(sqlite3 "$WORK/.keel/keel.db" "SELECT count(*) FROM pipeline_runs")
