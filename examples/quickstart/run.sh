@@ -10,8 +10,9 @@
 # runs are searched with MLflow's filter grammar.
 # Then the same store is served over MLflow's REST API by `keel server`, and
 # any MLflow client (here: curl) logs and searches through it.
-# Later issues extend this script into the full loop (train, register, serve,
-# monitor, retrain).
+# The same training then runs as a declared pipeline (keel run): steps in
+# parallel, every output cached by content, lineage from file to source.
+# Later issues extend this script into the full loop (monitor, retrain).
 set -euo pipefail
 
 KEEL=$(realpath "${1:-build/keel}")
@@ -125,6 +126,19 @@ trap - EXIT
 step "keel predict: batch scoring of the test rows (streamed in chunks, both cores)"
 "$KEEL" predict adult-income@production --data adult_test.csv --out scores.csv
 head -3 scores.csv
+
+step "keel run: the same loop as a pipeline (examples/pipeline/keel.yaml, bike-sharing demand)"
+# prepare → a sweep over tree depth (steps in parallel) → select → register;
+# every step is a run, its outputs are cached by content.
+mkdir -p pipeline/data && cp -r "$ROOT/examples/pipeline" pipeline/
+cp "$ROOT/examples/data/bike_sharing_hourly.csv" pipeline/data/
+(cd pipeline/pipeline && KEEL_NO_PROGRESS=1 "$KEEL" run && cat work/best.json work/registered.txt)
+echo "second run: nothing changed, so every step is a cache hit"
+(cd pipeline/pipeline && "$KEEL" run | tail -1)
+echo "what would a change of params.rounds re-run, and why?"
+(cd pipeline/pipeline && "$KEEL" run -p rounds=300 --dry-run)
+echo "where did the registered model's numbers come from?"
+(cd pipeline/pipeline && "$KEEL" lineage work/best.json | head -6)
 
 step "keel server: the same store over MLflow's REST API"
 "$KEEL" server --port 0 --access-log off 2>"$WORK/server.log" &
