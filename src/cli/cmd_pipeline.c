@@ -366,8 +366,22 @@ static int cmd_logs(struct cli_ctx *ctx)
     char hash[KEEL_SHA256_HEX_LEN + 1];
     int64_t size = 0;
     int rc = keel_artifacts_stat(ctx->ws->store, step_run, path, hash, &size, &ctx->err);
-    if (rc == KEEL_ENOTFOUND)
-        return CLI_EXIT_OK;       /* the step wrote nothing there */
+    if (rc == KEEL_ENOTFOUND) {
+        /* Not stored (yet): a running attempt's output is still in its log
+         * file; a finished one that is not stored printed nothing. */
+        const char *live = keel_arena_sprintf(&ctx->arena, "%s.%s",
+                                              pipeline_log_base(&ctx->arena, ctx->ws->home, run,
+                                                                step, (int)attempt),
+                                              cli_flag(ctx, "stderr") ? "err" : "out");
+        char *text = NULL;
+        size_t n = 0;
+        keel_err ignored;
+        if (keel_read_file(live, 64u << 20, &text, &n, &ignored) == KEEL_OK) {
+            fwrite(text, 1, n, stdout);
+            free(text);
+        }
+        return CLI_EXIT_OK;
+    }
     if (rc != KEEL_OK)
         return cli_fail(ctx);
     char *data = NULL;

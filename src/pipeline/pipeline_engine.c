@@ -3,7 +3,8 @@
  *
  * Each step counts the needs it still waits for; when a step ends well, its
  * dependents' counts drop and those reaching zero join a FIFO of ready steps.
- * Nothing scans all steps: the loop sleeps in poll() on a signalfd (SIGCHLD
+ * Nothing scans all steps: only the live ones (running or waiting to retry)
+ * are looked at for deadlines and retries, and the loop sleeps in poll() on a signalfd (SIGCHLD
  * for local jobs, SIGINT/SIGTERM/SIGHUP to cancel) with a timeout that is
  * the nearest of: a job's deadline, a retry's backoff, the executor's poll
  * interval (Slurm). A ready step first gets its cache key (from its deps'
@@ -51,6 +52,7 @@ typedef struct step_rt {
     int64_t started_ns, deadline_ns, retry_at_ns;
     bool timed_out;
     bool would_run;                 /* dry run: this step would execute */
+    bool in_live;                   /* listed in engine.live */
     const char *step_run;
     char key[KEEL_SHA256_HEX_LEN + 1];
     json_t *inputs;
@@ -70,6 +72,8 @@ typedef struct engine {
     const char *executor_name;
     step_rt *rt;
     size_t *ready, ready_head, ready_tail;
+    size_t *live, n_live;           /* steps RUNNING or waiting to retry: the only ones
+                                       the loop looks at for deadlines and retries */
     size_t n_active, limit;
     size_t n_final;
     bool stopping, cancelled, failed;
@@ -107,6 +111,28 @@ static int txn(engine *e)
     return rc;
 }
 
+static void live_add(engine *e, size_t s)
+{
+    if (!e->rt[s].in_live) {
+        e->rt[s].in_live = true;
+        e->live[e->n_live++] = s;
+    }
+}
+
+/* Drops steps that are no longer running or waiting from the live list. */
+static void live_prune(engine *e)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < e->n_live; i++) {
+        size_t s = e->live[i];
+        if (e->rt[s].status == ST_RUNNING || e->rt[s].status == ST_RETRY_WAIT)
+            e->live[kept++] = s;
+        else
+            e->rt[s].in_live = false;
+    }
+    e->n_live = kept;
+}
+
 /* ---- progress ---- */
 
 static void status_line(engine *e, bool force)
@@ -117,11 +143,7 @@ static void status_line(engine *e, bool force)
     if (!force && now - e->last_draw_ns < 100000000ll)
         return;
     e->last_draw_ns = now;
-    size_t running = 0, pending = 0;
-    for (size_t i = 0; i < e->p->n_steps; i++) {
-        running += e->rt[i].status == ST_RUNNING;
-        pending += e->rt[i].status == ST_PENDING || e->rt[i].status == ST_RETRY_WAIT;
-    }
+    size_t running = e->n_active, pending = e->p->n_steps - e->n_final - e->n_active;
     fprintf(e->out, "\r\033[K[%6.1fs] %zu running, %zu done, %zu cached, %zu failed, "
                     "%zu pending", (double)(now - e->t0) / 1e9, running, e->sum->n_succeeded,
             e->sum->n_cached, e->sum->n_failed, pending);
@@ -355,13 +377,18 @@ static int prepare(engine *e, size_t s, bool *out_hit, bool *out_failed)
     return KEEL_OK;
 }
 
-static const char *safe_name(keel_arena *a, const char *name)
+const char *pipeline_log_base(keel_arena *a, const char *home, const char *run_id,
+                              const char *step, int attempt)
 {
-    char *s = keel_arena_strdup(a, name);
-    for (char *p = s; *p; p++)
-        if (*p == '/' || *p == ' ' || *p == '[' || *p == ']' || *p == ',' || *p == '=')
-            *p = *p == '[' || *p == ']' ? '_' : *p == ',' ? '.' : *p == '=' ? '-' : '_';
-    return s;
+    char *name = keel_arena_strdup(a, step);
+    for (char *p = name; *p; p++)
+        if (*p == '/' || *p == ' ' || *p == '[' || *p == ']')
+            *p = '_';
+        else if (*p == ',')
+            *p = '.';
+        else if (*p == '=')
+            *p = '-';
+    return keel_arena_sprintf(a, "%s/pipelines/%s/%s.%d", home, run_id, name, attempt);
 }
 
 static int start_attempt(engine *e, size_t s)
@@ -375,8 +402,8 @@ static int start_attempt(engine *e, size_t s)
     if (r->step_run == NULL &&
         (rc = record_step_begin(&e->rec, s, e->executor_name, &r->step_run, e->err)) != KEEL_OK)
         return rc;
-    const char *base = keel_arena_sprintf(e->a, "%s/%s.%d", e->log_dir,
-                                          safe_name(e->a, st->name), r->attempt);
+    const char *base = pipeline_log_base(e->a, e->ws->home, e->rec.run_id, st->name,
+                                         r->attempt);
     pipeline_job *job = &r->job;
     memset(job, 0, sizeof *job);
     job->step = s;
@@ -398,6 +425,7 @@ static int start_attempt(engine *e, size_t s)
     r->deadline_ns = st->timeout_s > 0 ? r->started_ns + (int64_t)(st->timeout_s * 1e9) : 0;
     r->timed_out = false;
     r->status = ST_RUNNING;
+    live_add(e, s);
     if (job->state == JOB_FAILED_TO_START)
         return KEEL_OK;       /* handled by the caller as an ended job */
     e->n_active++;
@@ -413,9 +441,9 @@ static void stop_all(engine *e)
     if (e->stopping)
         return;
     e->stopping = true;
-    for (size_t i = 0; i < e->p->n_steps; i++)
-        if (e->rt[i].status == ST_RUNNING)
-            e->ex->ops->cancel(e->ex, &e->rt[i].job);
+    for (size_t i = 0; i < e->n_live; i++)
+        if (e->rt[e->live[i]].status == ST_RUNNING)
+            e->ex->ops->cancel(e->ex, &e->rt[e->live[i]].job);
 }
 
 static int job_ended(engine *e, size_t s);
@@ -464,8 +492,22 @@ static int dispatch(engine *e)
     return rc;
 }
 
-/* A job attempt is over: success, retry or failure. */
+static int job_outcome(engine *e, size_t s);
+
+/* A job attempt is over: success, retry or failure. Its log files, stored
+ * as artifacts of the step run by then, are removed. */
 static int job_ended(engine *e, size_t s)
+{
+    pipeline_job *job = &e->rt[s].job;
+    int rc = job_outcome(e, s);
+    unlink(job->log_out);
+    unlink(job->log_err);
+    if (job->script != NULL)
+        unlink(job->script);
+    return rc;
+}
+
+static int job_outcome(engine *e, size_t s)
 {
     const keel_pipeline_step *st = &e->p->steps[s];
     step_rt *r = &e->rt[s];
@@ -530,8 +572,9 @@ static int job_ended(engine *e, size_t s)
 static int wait_timeout_ms(engine *e)
 {
     int64_t now = mono_ns(), next = -1;
-    for (size_t i = 0; i < e->p->n_steps; i++) {
-        const step_rt *r = &e->rt[i];
+    live_prune(e);
+    for (size_t k = 0; k < e->n_live; k++) {
+        const step_rt *r = &e->rt[e->live[k]];
         int64_t t = r->status == ST_RUNNING && r->deadline_ns > 0 && !r->timed_out
                         ? r->deadline_ns
                     : r->status == ST_RETRY_WAIT ? r->retry_at_ns
@@ -581,7 +624,9 @@ static int turn(engine *e)
     for (int i = 0; i < n && rc == KEEL_OK; i++)
         rc = job_ended(e, ended[i]->step);
     int64_t now = mono_ns();
-    for (size_t i = 0; i < e->p->n_steps && rc == KEEL_OK; i++) {
+    live_prune(e);
+    for (size_t k = 0, n_live = e->n_live; k < n_live && rc == KEEL_OK; k++) {
+        size_t i = e->live[k];
         step_rt *r = &e->rt[i];
         if (r->status == ST_RUNNING && r->deadline_ns > 0 && !r->timed_out &&
             now >= r->deadline_ns) {
@@ -603,8 +648,8 @@ static int turn(engine *e)
 
 static bool has_retry_waiting(const engine *e)
 {
-    for (size_t i = 0; i < e->p->n_steps; i++)
-        if (e->rt[i].status == ST_RETRY_WAIT)
+    for (size_t i = 0; i < e->n_live; i++)
+        if (e->rt[e->live[i]].status == ST_RETRY_WAIT)
             return true;
     return false;
 }
@@ -765,6 +810,7 @@ int keel_pipeline_run(keel_workspace *ws, const keel_pipeline *p, const keel_run
     e.rec = (pipeline_recorder){ .ws = ws, .p = p, .a = a };
     e.rt = keel_arena_alloc(a, p->n_steps * sizeof *e.rt);
     e.ready = keel_arena_alloc(a, (p->n_steps + 1) * sizeof *e.ready);
+    e.live = keel_arena_alloc(a, (p->n_steps + 1) * sizeof *e.live);
     sum->actions = keel_arena_alloc(a, p->n_steps * sizeof *sum->actions);
     sum->reasons = keel_arena_alloc(a, p->n_steps * sizeof *sum->reasons);
     for (size_t i = 0; i < p->n_steps; i++)

@@ -73,6 +73,11 @@ int pipeline_outs_store(keel_workspace *ws, const keel_pipeline *p, const keel_p
 int pipeline_outs_restore(keel_workspace *ws, const keel_pipeline *p, json_t *manifest,
                           keel_err *err);
 
+/* Where an attempt's logs live while it runs: <home>/pipelines/RUN/STEP.N
+ * (+ ".out", ".err", ".sh"); step names are made file-name safe. */
+const char *pipeline_log_base(keel_arena *a, const char *home, const char *run_id,
+                              const char *step, int attempt);
+
 /* ---- executors (exec_local.c, exec_slurm.c) ---- */
 
 enum job_state { JOB_RUNNING, JOB_EXITED, JOB_FAILED_TO_START };

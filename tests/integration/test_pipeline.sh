@@ -173,10 +173,14 @@ expect_contains "$WORK/.out" "not found"
 
 # ---- cancel by signal: the step's process group dies, the run is CANCELLED ----
 MARK=$$   # makes this run's sleeping processes recognisable
-printf 'pipeline: long\nsteps:\n  wait:\n    run: sleep 31.%s\n' "$MARK" > long.yaml
+printf 'pipeline: long\nsteps:\n  wait:\n    run: echo waiting; sleep 31.%s\n' "$MARK" > long.yaml
 KEEL_NO_PROGRESS=1 "$KEEL" run -f long.yaml >"$WORK/.long" 2>&1 &
 kpid=$!
 for _ in $(seq 100); do grep -q "start   wait" "$WORK/.long" && break; sleep 0.05; done
+RUN_LONG=$(grep -o 'run [0-9a-f]\{32\}' "$WORK/.long" | head -1 | cut -d' ' -f2)
+sleep 0.1
+expect_exit 0 -- "$KEEL" pipeline logs "$RUN_LONG" wait      # live, while it runs
+expect_contains "$WORK/.out" "waiting"
 kill -TERM $kpid
 set +e; wait $kpid; code=$?; set -e
 [ $code -eq 1 ] && ok || fail "cancelled run exited $code"
