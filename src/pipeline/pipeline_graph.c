@@ -70,6 +70,9 @@ static int table_build(const keel_pipeline *p, name_table *t, keel_err *err)
         while (t->slots[i] != 0) {
             if (strcmp(p->steps[t->slots[i] - 1].name, st->name) == 0) {
                 free(t->slots);
+                if (st->name == st->base)
+                    return keel_errf(err, KEEL_EINVAL, "%s:%zu:%zu: step '%s' is declared twice",
+                                     p->file, st->line, st->column, st->name);
                 return keel_errf(err, KEEL_EINVAL, "%s:%zu:%zu: step instance '%s' appears twice "
                                  "(two foreach items give the same name)",
                                  p->file, st->line, st->column, st->name);
@@ -88,12 +91,15 @@ static int table_build(const keel_pipeline *p, name_table *t, keel_err *err)
     return KEEL_OK;
 }
 
-static void add_need(keel_pipeline *p, size_t *counts, size_t **lists, size_t *caps, size_t step,
-                     size_t need)
+/* mark[x] == stamp while `step` is being filled and x is already one of its
+ * needs: a base name standing for 100,000 instances, or a dep directory
+ * holding as many outputs, then costs O(1) per edge instead of a scan. */
+static void add_need(keel_pipeline *p, size_t *counts, size_t **lists, size_t *caps,
+                     size_t *mark, size_t stamp, size_t step, size_t need)
 {
-    for (size_t i = 0; i < counts[step]; i++)
-        if (lists[step][i] == need)
-            return;
+    if (mark[need] == stamp)
+        return;
+    mark[need] = stamp;
     if (counts[step] == caps[step]) {
         size_t cap = caps[step] ? caps[step] * 2 : 4;
         size_t *grown = keel_arena_alloc(&p->arena, cap * sizeof *grown);
@@ -117,42 +123,74 @@ static const char *norm_path(keel_arena *a, const char *path)
     return keel_arena_strndup(a, path, n);
 }
 
-/* a is b, or a directory containing b. */
-static bool path_covers(const char *a, const char *b)
-{
-    size_t n = strlen(a);
-    return strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '/');
-}
-
 typedef struct out_ref {
     const char *path;
     size_t step;
 } out_ref;
 
+/* By path, then by declaration order, so a clash is always reported at the
+ * later step whatever qsort does with equal keys. */
 static int cmp_out(const void *x, const void *y)
 {
-    return strcmp(((const out_ref *)x)->path, ((const out_ref *)y)->path);
+    const out_ref *a = x, *b = y;
+    int c = strcmp(a->path, b->path);
+    return c != 0 ? c : (a->step > b->step) - (a->step < b->step);
 }
 
-/* Finds the output covering path in the sorted list, or -1. */
-static long covering_out(const out_ref *outs, size_t n, const char *path)
+/* Some component of path is "..". */
+static bool has_dotdot(const char *path)
+{
+    for (const char *p = path; p != NULL; p = strchr(p, '/'), p = p != NULL ? p + 1 : NULL)
+        if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
+            return true;
+    return false;
+}
+
+/* Index of an entry of the sorted list equal to path[0..len), or -1. */
+static long find_out(const out_ref *outs, size_t n, const char *path, size_t len)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (strcmp(outs[mid].path, path) <= 0)
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strncmp(outs[mid].path, path, len);
+        if (c == 0 && outs[mid].path[len] != '\0')
+            c = 1;
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    /* Candidates are the entries sorting at or before path that are prefixes. */
-    for (size_t i = lo; i-- > 0;) {
-        if (path_covers(outs[i].path, path))
-            return (long)i;
-        if (outs[i].path[0] != path[0])
-            break;
-    }
     return -1;
+}
+
+/* First entry of the sorted list not sorting before key. */
+static size_t lower_bound(const out_ref *outs, size_t n, const char *key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(outs[mid].path, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Finds the output covering path in the sorted list (path itself, else the
+ * nearest directory above it), or -1. One binary search per '/' in path:
+ * scanning back over neighbours instead is quadratic when many outputs
+ * share a directory. */
+static long covering_out(const out_ref *outs, size_t n, const char *path)
+{
+    size_t len = strlen(path);
+    long i = find_out(outs, n, path, len);
+    while (i < 0 && len-- > 0)
+        if (path[len] == '/')
+            i = find_out(outs, n, path, len);
+    return i;
 }
 
 static int check_outs(keel_pipeline *p, out_ref **out_list, size_t *out_n, keel_err *err)
@@ -165,8 +203,7 @@ static int check_outs(keel_pipeline *p, out_ref **out_list, size_t *out_n, keel_
     for (size_t s = 0; s < p->n_steps; s++)
         for (size_t i = 0; i < p->steps[s].n_outs; i++) {
             const char *path = norm_path(&p->arena, p->steps[s].outs[i]);
-            if (path[0] == '/' || strcmp(path, "..") == 0 || strncmp(path, "../", 3) == 0 ||
-                strstr(path, "/../") != NULL || strcmp(path, ".") == 0)
+            if (path[0] == '/' || has_dotdot(path) || strcmp(path, ".") == 0)
                 return keel_errf(err, KEEL_EINVAL, "%s:%zu:%zu: step '%s': output '%s' must be "
                                  "a path inside the pipeline's directory", p->file,
                                  p->steps[s].line, p->steps[s].column, p->steps[s].name,
@@ -260,9 +297,10 @@ int keel_pipeline_graph(keel_pipeline *p, keel_err *err)
     size_t n = p->n_steps;
     size_t *counts = calloc(n, sizeof *counts), *caps = calloc(n, sizeof *caps);
     size_t **lists = calloc(n, sizeof *lists);
+    size_t *mark = calloc(n, sizeof *mark);
     out_ref *outs = NULL;
     size_t n_outs = 0;
-    if (counts == NULL || caps == NULL || lists == NULL) {
+    if (counts == NULL || caps == NULL || lists == NULL || mark == NULL) {
         rc = keel_errf(err, KEEL_ENOMEM, "out of memory");
         goto done;
     }
@@ -288,7 +326,7 @@ int keel_pipeline_graph(keel_pipeline *p, keel_err *err)
                                    p->file, st->line, st->column, st->name);
                     break;
                 }
-                add_need(p, counts, lists, caps, s, (size_t)idx + k);
+                add_need(p, counts, lists, caps, mark, s + 1, s, (size_t)idx + k);
             }
         }
     }
@@ -296,18 +334,27 @@ int keel_pipeline_graph(keel_pipeline *p, keel_err *err)
         rc = check_outs(p, &outs, &n_outs, err);
     for (size_t s = 0; s < n && rc == KEEL_OK; s++) {
         keel_pipeline_step *st = &p->steps[s];
+        size_t stamp = n + 1 + s;
+        for (size_t i = 0; i < counts[s]; i++)
+            mark[lists[s][i]] = stamp;
         for (size_t i = 0; i < st->n_deps; i++) {
             const char *dep = norm_path(&p->arena, st->deps[i]);
             long c = covering_out(outs, n_outs, dep);
-            /* A dep that is a directory containing outputs needs their steps too. */
             if (c >= 0 && outs[c].step != s)
-                add_need(p, counts, lists, caps, s, outs[c].step);
+                add_need(p, counts, lists, caps, mark, stamp, s, outs[c].step);
             else if (c >= 0)
                 rc = keel_errf(err, KEEL_EINVAL, "%s:%zu:%zu: step '%s' has '%s' both as a dep "
                                "and as an output", p->file, st->line, st->column, st->name, dep);
-            for (size_t o = 0; o < n_outs && c < 0 && rc == KEEL_OK; o++)
-                if (path_covers(dep, outs[o].path) && outs[o].step != s)
-                    add_need(p, counts, lists, caps, s, outs[o].step);
+            if (c >= 0 || rc != KEEL_OK)
+                continue;
+            /* A dep that is a directory containing outputs needs their steps
+             * too: the outputs under "dep/" are one run of the sorted list. */
+            const char *under = keel_arena_sprintf(&p->arena, "%s/", dep);
+            size_t len = strlen(under);
+            for (size_t o = lower_bound(outs, n_outs, under);
+                 o < n_outs && strncmp(outs[o].path, under, len) == 0; o++)
+                if (outs[o].step != s)
+                    add_need(p, counts, lists, caps, mark, stamp, s, outs[o].step);
         }
     }
     if (rc != KEEL_OK)
@@ -341,5 +388,6 @@ done:
     free(counts);
     free(caps);
     free(lists);
+    free(mark);
     return rc;
 }

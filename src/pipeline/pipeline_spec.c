@@ -602,9 +602,7 @@ static int read_steps(reader *r, const yaml_node_t *steps)
         if (name == NULL || name[0] == '\0' || strpbrk(name, "[]/ \t\n,=") != NULL)
             return fail_at(r, raw.name_node, "a step name must be a non-empty string without "
                                              "spaces, '/', ',', '=' or brackets");
-        for (size_t j = 0; j < si; j++)
-            if (strcmp(scalar(node(r, steps->data.mapping.pairs.start[j].key)), name) == 0)
-                return fail_at(r, raw.name_node, "step '%s' is declared twice", name);
+        /* A name declared twice is caught by the graph pass's name table. */
         if ((rc = want_mapping(r, body, "a step")) != KEEL_OK)
             return rc;
         for (yaml_node_pair_t *pair = body->data.mapping.pairs.start;
