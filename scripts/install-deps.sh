@@ -17,6 +17,8 @@ PACKAGES=(
   gunicorn python3-flask nginx
   # pipelines: Slurm executor tests and the snakemake benchmark peer
   slurm-wlm munge libslurm-dev bc snakemake
+  # monitoring: drift measures checked against scipy; a real Prometheus scraping keel serve
+  python3-scipy prometheus
 )
 
 missing=()

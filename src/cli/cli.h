@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CLI_MAX_OPTS   16
+#define CLI_MAX_OPTS   32
 #define CLI_MAX_MULTI  1000
 #define CLI_EXIT_OK    0
 #define CLI_EXIT_FAIL  1

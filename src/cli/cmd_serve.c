@@ -3,6 +3,8 @@
  */
 #include "cli.h"
 
+#include "pipeline/pipeline_internal.h"
+
 #include "serve/serve.h"
 
 #include <keel/buf.h>
@@ -82,12 +84,33 @@ static int cmd_serve(struct cli_ctx *ctx)
          !(sample >= 0 && sample <= 1)))
         return cli_usage_error(ctx, "--log-sample must be a number from 0 to 1");
 
+    long long window_rows = 10000, min_rows = 100, capacity = 100000;
+    double window_s = 60, ttl_s = 86400;
+    if (parse_int_opt(ctx, "window-rows", 1, 1000000000, &window_rows) != KEEL_OK ||
+        parse_int_opt(ctx, "min-window-rows", 1, 1000000000, &min_rows) != KEEL_OK ||
+        parse_int_opt(ctx, "feedback-capacity", 0, 10000000, &capacity) != KEEL_OK)
+        return cli_usage_error(ctx, "%s", ctx->err.msg);
+    if ((cli_opt(ctx, "window") != NULL &&
+         (keel_parse_duration(cli_opt(ctx, "window"), &window_s) != KEEL_OK || window_s < 0.1)) ||
+        (cli_opt(ctx, "feedback-ttl") != NULL &&
+         (keel_parse_duration(cli_opt(ctx, "feedback-ttl"), &ttl_s) != KEEL_OK || ttl_s < 1)))
+        return cli_usage_error(ctx, "--window and --feedback-ttl are durations such as 30s, 5m, "
+                                    "24h (at least 100ms and 1s)");
+
     keel_workspace *ws = NULL;
     keel_err ws_err;
     bool have_ws = keel_workspace_open(&ws, &ws_err) == KEEL_OK;
     serve_app app;
     memset(&app, 0, sizeof app);
     app.ws = ws;
+    app.monitor = !cli_flag(ctx, "no-monitor");
+    app.window_ms = (int64_t)(window_s * 1000);
+    app.window_rows = (uint64_t)window_rows;
+    app.min_rows = (uint64_t)min_rows;
+    if (have_ws)
+        snprintf(app.home, sizeof app.home, "%s", ws->home);
+    pthread_mutex_init(&app.stop_lock, NULL);
+    pthread_cond_init(&app.stop_cond, NULL);
     app.max_in_flight = (int)in_flight;
     app.poll_ms = (int)poll_ms;
     app.started_ms = keel_now_ms();
@@ -132,6 +155,20 @@ static int cmd_serve(struct cli_ctx *ctx)
             snprintf(dir, sizeof dir, "%s", log_dir != NULL ? log_dir : "predictions");
         rc = prediction_log_open(dir, 65536, sample, &app.log, &ctx->err);
     }
+    if (rc == KEEL_OK && capacity > 0)
+        rc = feedback_table_new((size_t)capacity, (int64_t)(ttl_s * 1000), &app.feedback,
+                                &ctx->err);
+    if (rc == KEEL_OK && capacity > 0 && have_ws) {
+        char dir[PATH_MAX + 32];
+        snprintf(dir, sizeof dir, "%s/feedback", ws->home);
+        rc = prediction_log_open(dir, 65536, 1.0, &app.feedback_log, &ctx->err);
+    }
+    if (rc == KEEL_OK && cli_opt(ctx, "rules") != NULL) {
+        if (!app.monitor)
+            rc = keel_errf(&ctx->err, KEEL_EINVAL, "--rules needs monitoring (drop --no-monitor)");
+        else
+            rc = serve_rules_load(cli_opt(ctx, "rules"), &app, &app.rules, &ctx->err);
+    }
     FILE *access_log = NULL;
     const char *log_opt = cli_opt(ctx, "access-log");
     if (rc == KEEL_OK && log_opt != NULL && strcmp(log_opt, "off") != 0) {
@@ -148,6 +185,8 @@ static int cmd_serve(struct cli_ctx *ctx)
     keel_http_server *srv = NULL;
     if (rc == KEEL_OK && have_ws)
         rc = serve_watch_start(&app, &ctx->err);
+    if (rc == KEEL_OK && app.monitor)
+        rc = serve_monitor_start(&app, &ctx->err);
     if (rc == KEEL_OK) {
         keel_http_config cfg = {
             .host = cli_opt(ctx, "host") != NULL ? cli_opt(ctx, "host") : "127.0.0.1",
@@ -177,8 +216,12 @@ static int cmd_serve(struct cli_ctx *ctx)
             keel_http_stop(srv, SHUTDOWN_GRACE_MS);
         }
     }
+    serve_monitor_stop(&app);
     serve_watch_stop(&app);
     prediction_log_close(app.log);
+    prediction_log_close(app.feedback_log);
+    feedback_table_free(app.feedback);
+    serve_rules_free(app.rules);
     for (size_t i = 0; i < opened && app.slots != NULL; i++)
         close_slot(&app.slots[i]);
     free(app.slots);
@@ -202,6 +245,14 @@ static const struct cli_opt serve_opts[] = {
     { "log-dir", CLI_VALUE, "DIR", "prediction log directory (.keel/predictions)" },
     { "max-in-flight", CLI_VALUE, "N", "requests handled at once before 429 (1024)" },
     { "access-log", CLI_VALUE, "FILE|-|off", "access log (off)" },
+    { "no-monitor", CLI_FLAG, NULL, "no drift windows (feedback still joins labels)" },
+    { "window", CLI_VALUE, "DURATION", "a monitoring window closes after this long (60s)" },
+    { "window-rows", CLI_VALUE, "N", "… or after this many rows (10000)" },
+    { "min-window-rows", CLI_VALUE, "N", "a window needs this many rows to be measured (100)" },
+    { "feedback-capacity", CLI_VALUE, "N", "predictions remembered for delayed labels (100000; "
+                                           "0 = no /feedback)" },
+    { "feedback-ttl", CLI_VALUE, "DURATION", "labels are taken for predictions this recent (24h)" },
+    { "rules", CLI_VALUE, "FILE", "alert rules (docs/monitoring.md)" },
     { "event-loops", CLI_FLAG, NULL,
       "serve with a pool of event loops (--threads) instead of a thread per connection" },
     { NULL },

@@ -7,7 +7,9 @@
 #define KEEL_SERVE_H
 
 #include "http/http.h"
+#include "serve_monitor.h"
 
+#include <keel/buf.h>
 #include <keel/data.h>
 #include <keel/encode.h>
 #include <keel/model.h>
@@ -36,6 +38,7 @@ typedef struct served_model {
     const char *task;             /* "binary", "multiclass", "regression" or "unknown" */
     json_t *classes;              /* classification: the labels, borrowed from manifest */
     enum keel_col_type *input_types;  /* per encoder column */
+    model_monitor *mon;           /* NULL without a reference profile or with --no-monitor */
 } served_model;
 
 /* Loads ref: "NAME@ALIAS", "models:/NAME/VERSION", "models:/NAME@ALIAS", a
@@ -96,6 +99,32 @@ uint64_t prediction_log_dropped(const prediction_log *log);
 uint64_t prediction_log_written(const prediction_log *log);
 void prediction_log_close(prediction_log *log);
 
+/* ---- delayed labels (serve_feedback.c) ---- */
+
+typedef struct feedback_table feedback_table;
+int feedback_table_new(size_t capacity, int64_t ttl_ms, feedback_table **out, keel_err *err);
+void feedback_table_free(feedback_table *t);
+/* Remembers request id → (slot, version m, its predictions n x k). */
+void feedback_remember(feedback_table *t, const char *id, size_t slot, served_model *m,
+                       const float *out, size_t n, size_t k);
+int serve_feedback(keel_http_req *req, keel_http_resp *resp);
+
+/* ---- alert rules (serve_rules.c) ---- */
+
+typedef struct serve_rules serve_rules;
+struct serve_app;
+/* Reads a rules file; models and measures are checked against the served
+ * slots; errors are file:line:column. */
+int serve_rules_load(const char *path, const struct serve_app *app, serve_rules **out,
+                     keel_err *err);
+void serve_rules_free(serve_rules *r);
+/* Evaluates the rules of slot after a closed window of its primary model. */
+struct keel_store;
+void serve_rules_evaluate(struct serve_app *app, struct keel_store *store, size_t slot,
+                          served_model *m);
+/* Prometheus lines for the rules (keel_alert_firing). */
+void serve_rules_metrics(const serve_rules *r, keel_buf *b);
+
 /* ---- the server ---- */
 
 typedef struct serve_app {
@@ -114,6 +143,17 @@ typedef struct serve_app {
     pthread_cond_t stop_cond;
     bool stopping;
     int64_t started_ms;
+    /* monitoring */
+    bool monitor;                 /* windows and drift on (default) */
+    int64_t window_ms;
+    uint64_t window_rows, min_rows;
+    feedback_table *feedback;
+    prediction_log *feedback_log;
+    atomic_uint_fast64_t feedback_joined, feedback_unknown, feedback_expired, feedback_invalid;
+    serve_rules *rules;
+    char home[4096];              /* the keel home, for pipeline triggers */
+    pthread_t monitor_thread;
+    bool monitoring;
 } serve_app;
 
 /* Decoded request rows as the model's feature matrix. */
@@ -145,6 +185,12 @@ extern const keel_http_route serve_routes[];
 extern const size_t serve_n_routes;
 int serve_not_found(keel_http_req *req, keel_http_resp *resp);
 void serve_too_large(keel_http_req *req, keel_http_resp *resp, size_t limit);
+
+/* The monitor thread: closes windows, stores measures, runs the rules. */
+int serve_monitor_start(serve_app *app, keel_err *err);
+void serve_monitor_stop(serve_app *app);
+/* Prometheus lines for drift, performance and feedback. */
+void serve_monitor_metrics(serve_app *app, keel_buf *b);
 
 /* Starts the thread that reloads alias-following slots every poll_ms. */
 int serve_watch_start(serve_app *app, keel_err *err);

@@ -1,7 +1,8 @@
 /*
  * serve_http.c — the model server's endpoints: Open Inference Protocol v2
  * (/v2/…), MLflow's scoring protocol (/invocations, /ping, /health,
- * /version) and Prometheus metrics (/metrics).
+ * /version), delayed labels (/feedback, serve_feedback.c) and Prometheus
+ * metrics (/metrics).
  *
  * Every prediction names the version that made it (X-Model-Version, and
  * model_version in OIP answers) and the request id (X-Request-Id, from the
@@ -245,6 +246,11 @@ static int predict(keel_http_req *req, keel_http_resp *resp, model_slot *slot,
         keel_http_header_add(resp, "X-Model-Version",
                              keel_arena_sprintf(req->arena, "%s/%s", m->name, m->version_text));
         log_prediction(app, req, m, role, &rows, out, k, latency_us);
+        if (app->monitor && m->mon != NULL)
+            monitor_observe(m->mon, rows.x, rows.n, rows.width, out, k);
+        if (app->feedback != NULL)
+            feedback_remember(app->feedback, req->request_id, (size_t)(slot - app->slots), m,
+                              out, rows.n, k);
         if (slot->shadow != NULL)
             shadow_predict(app, req, slot, &rows);
     } else {
@@ -461,6 +467,7 @@ static int metrics(keel_http_req *req, keel_http_resp *resp)
                     (unsigned long long)prediction_log_dropped(app->log),
                     (unsigned long long)prediction_log_written(app->log),
                     (double)(keel_now_ms() - app->started_ms) / 1000.0);
+    serve_monitor_metrics(app, b);
     resp->status = 200;
     resp->content_type = "text/plain; version=0.0.4";
     return KEEL_OK;
@@ -472,6 +479,7 @@ const keel_http_route serve_routes[] = {
     { "GET", "/health", KEEL_ROUTE_EXACT, ping, NULL, 0 },
     { "GET", "/version", KEEL_ROUTE_EXACT, version, NULL, 0 },
     { "GET", "/metrics", KEEL_ROUTE_EXACT, metrics, NULL, 0 },
+    { "POST", "/feedback", KEEL_ROUTE_EXACT, serve_feedback, NULL, SERVE_MAX_BODY },
     { "GET", "/v2/health/live", KEEL_ROUTE_EXACT, live, NULL, 0 },
     { "GET", "/v2/health/ready", KEEL_ROUTE_EXACT, ready, NULL, 0 },
     { "GET", "/v2", KEEL_ROUTE_EXACT, server_metadata, NULL, 0 },

@@ -55,6 +55,7 @@ static int finish_load(served_model *m, const char *model_json, size_t model_len
         return keel_errf(err, KEEL_ENOMEM, "out of memory");
     for (size_t i = 0; i < m->enc->n_cols; i++)
         m->input_types[i] = m->enc->cols[i].type;
+    m->mon = monitor_new(m->manifest, m->enc, m->task);
     return KEEL_OK;
 }
 
@@ -155,6 +156,7 @@ void served_model_release(served_model *m)
     if (m == NULL || atomic_fetch_sub(&m->refs, 1) != 1)
         return;
     keel_model_free(m->runtime);
+    monitor_free(m->mon);
     keel_encoder_destroy(m->enc);
     json_decref(m->manifest);
     free(m->input_types);
@@ -258,8 +260,6 @@ static void *watch_loop(void *arg)
 
 int serve_watch_start(serve_app *app, keel_err *err)
 {
-    pthread_mutex_init(&app->stop_lock, NULL);
-    pthread_cond_init(&app->stop_cond, NULL);
     if (pthread_create(&app->watcher, NULL, watch_loop, app) != 0)
         return keel_errf(err, KEEL_EINTERNAL, "cannot start the reload thread");
     app->watching = true;
@@ -272,7 +272,7 @@ void serve_watch_stop(serve_app *app)
         return;
     pthread_mutex_lock(&app->stop_lock);
     app->stopping = true;
-    pthread_cond_signal(&app->stop_cond);
+    pthread_cond_broadcast(&app->stop_cond);
     pthread_mutex_unlock(&app->stop_lock);
     pthread_join(app->watcher, NULL);
     app->watching = false;

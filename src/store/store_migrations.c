@@ -267,6 +267,47 @@ const struct keel_migration keel_migrations[] = {
         "  last_run_id TEXT) WITHOUT ROWID;",
         NULL,
     },
+    {
+        8, "monitoring: drift per window, rolling performance, alert events",
+        "CREATE TABLE monitor_drift ("
+        "  model TEXT NOT NULL,"
+        "  version TEXT NOT NULL,"
+        "  feature TEXT NOT NULL,"
+        "  measure TEXT NOT NULL,"
+        "  window_end BIGINT NOT NULL,"
+        "  value DOUBLE PRECISION,"
+        "  rows BIGINT NOT NULL,"
+        "  PRIMARY KEY (model, feature, measure, window_end, version)) WITHOUT ROWID;"
+        "CREATE TABLE monitor_perf ("
+        "  model TEXT NOT NULL,"
+        "  version TEXT NOT NULL,"
+        "  measure TEXT NOT NULL,"
+        "  time BIGINT NOT NULL,"
+        "  value DOUBLE PRECISION,"
+        "  n BIGINT NOT NULL,"
+        "  PRIMARY KEY (model, measure, time, version)) WITHOUT ROWID;"
+        "CREATE TABLE monitor_events ("
+        "  id INTEGER PRIMARY KEY,"
+        "  time BIGINT NOT NULL,"
+        "  rule TEXT NOT NULL,"
+        "  model TEXT NOT NULL,"
+        "  version TEXT NOT NULL,"
+        "  state TEXT NOT NULL,"
+        "  value DOUBLE PRECISION,"
+        "  evidence TEXT,"
+        "  actions TEXT);"
+        "CREATE INDEX monitor_events_model ON monitor_events (model, time);",
+        "CREATE TABLE monitor_drift (model TEXT NOT NULL, version TEXT NOT NULL, feature TEXT NOT "
+        "  NULL, measure TEXT NOT NULL, window_end BIGINT NOT NULL, value DOUBLE PRECISION, rows "
+        "  BIGINT NOT NULL, PRIMARY KEY (model, feature, measure, window_end, version));"
+        "CREATE TABLE monitor_perf (model TEXT NOT NULL, version TEXT NOT NULL, measure TEXT NOT "
+        "  NULL, time BIGINT NOT NULL, value DOUBLE PRECISION, n BIGINT NOT NULL, PRIMARY KEY "
+        "  (model, measure, time, version));"
+        "CREATE TABLE monitor_events (id BIGSERIAL PRIMARY KEY, time BIGINT NOT NULL, rule TEXT "
+        "  NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL, value "
+        "  DOUBLE PRECISION, evidence TEXT, actions TEXT);"
+        "CREATE INDEX monitor_events_model ON monitor_events (model, time);",
+    },
 };
 
 const int keel_migration_count = (int)(sizeof keel_migrations / sizeof keel_migrations[0]);
