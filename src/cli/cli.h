@@ -122,5 +122,6 @@ extern const struct cli_cmd cli_model_cmds[];
 extern const struct cli_cmd cli_serve_cmds[];
 extern const struct cli_cmd cli_predict_cmds[];
 extern const struct cli_cmd cli_pipeline_cmds[];
+extern const struct cli_cmd cli_monitor_cmds[];
 
 #endif

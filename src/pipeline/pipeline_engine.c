@@ -402,6 +402,15 @@ static int start_attempt(engine *e, size_t s)
     if (r->step_run == NULL &&
         (rc = record_step_begin(&e->rec, s, e->executor_name, &r->step_run, e->err)) != KEEL_OK)
         return rc;
+    /* Outputs' directories exist before the step runs, as make users
+     * expect of `mkdir -p` and snakemake does. */
+    for (size_t i = 0; i < st->n_outs; i++) {
+        const char *out = keel_arena_sprintf(e->a, "%s/%s", e->p->dir, st->outs[i]);
+        const char *slash = strrchr(out, '/');
+        keel_err ignored;
+        if (slash != NULL && slash > out)
+            keel_mkdir_p(keel_arena_strndup(e->a, out, (size_t)(slash - out)), &ignored);
+    }
     const char *base = pipeline_log_base(e->a, e->ws->home, e->rec.run_id, st->name,
                                          r->attempt);
     pipeline_job *job = &r->job;
