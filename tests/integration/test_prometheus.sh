@@ -13,7 +13,7 @@ DATA="$HERE/../../examples/data"
 RUN=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['run_id'])" run.json)
 "$KEEL" artifacts get "$RUN" model --out bike >/dev/null    # the bundle; served as model "bike"
 
-"$KEEL" serve bike --port 0 --threads 2 2>"$WORK/serve.log" &
+"$KEEL" serve bike --port 0 --threads 2 --window 1s --min-window-rows 5 2>"$WORK/serve.log" &
 SERVE_PID=$!
 stop_serve() {
   if [ -n "${SERVE_PID:-}" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
@@ -83,6 +83,11 @@ prom_wait_for 'keel_model_info{job="keel",model="bike",version="file",role="prim
   && ok || fail "keel_model_info"
 prom_wait_for "sum(keel_request_duration_seconds_count{job=\"keel\",model=\"bike\"}) >= $GOOD" 5 >/dev/null \
   && ok || fail "keel_request_duration_seconds histogram"
+# The drift gauges of the monitoring windows (closed every second here).
+prom_wait_for 'keel_feature_drift{job="keel",model="bike",feature="hr",measure="psi"} >= 0' 10 >/dev/null \
+  && ok || fail "keel_feature_drift through PromQL"
+prom_wait_for 'count(keel_feature_drift{job="keel",measure="js"}) >= 10' 5 >/dev/null \
+  && ok || fail "keel_feature_drift: one series per feature"
 
 # Both stop cleanly and leave nothing running.
 pids="$PROM_PID $SERVE_PID"
@@ -92,6 +97,4 @@ for p in $pids; do ! kill -0 "$p" 2>/dev/null && ok || fail "process $p still ru
 expect_contains "$WORK/serve.log" "stopped"
 grep -q "Sanitizer" "$WORK/serve.log" && fail "sanitizer report: $(cat "$WORK/serve.log")" || ok
 
-# TODO(monitoring): assert the drift gauge keel_feature_drift through PromQL here
-# (added by the monitoring work).
 finish
