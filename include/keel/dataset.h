@@ -61,6 +61,11 @@ uint64_t keel_splitmix64(uint64_t x);
  * New reference. */
 json_t *keel_frame_profile(const keel_frame *f, const size_t *rows, size_t n);
 
+/* The numeric part of a column profile (missing_rate, min, max, mean, std,
+ * quantiles, decile bins and counts) of values (NaN = missing); used for the
+ * distribution of a model's predictions. New reference. */
+json_t *keel_profile_values(const double *values, size_t n);
+
 /* The same for the named columns only (all when columns is NULL). */
 json_t *keel_frame_profile_columns(const keel_frame *f, const size_t *rows, size_t n,
                                    const char *const *columns, size_t n_columns);

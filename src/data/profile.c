@@ -78,6 +78,9 @@ static double quantile(const double *sorted, size_t n, double q)
     return sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
 }
 
+/* Numeric statistics of v[0..m) (no NaN), sorted in place. */
+static void profile_sorted_numbers(json_t *o, double *v, size_t m, double sum);
+
 static void profile_numeric(json_t *o, const keel_column *c, const size_t *rows, size_t n)
 {
     double *v = malloc((n + 1) * sizeof *v);
@@ -92,6 +95,30 @@ static void profile_numeric(json_t *o, const keel_column *c, const size_t *rows,
             sum += x;
         }
     }
+    profile_sorted_numbers(o, v, m, sum);
+}
+
+json_t *keel_profile_values(const double *values, size_t n)
+{
+    json_t *o = json_object();
+    double *v = malloc((n + 1) * sizeof *v);
+    if (v == NULL)
+        return o;
+    size_t m = 0;
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(values[i])) {
+            v[m++] = values[i];
+            sum += values[i];
+        }
+    json_object_set_new(o, "missing_rate", keel_json_double(n > 0 ? (double)(n - m) / (double)n
+                                                                  : 0));
+    profile_sorted_numbers(o, v, m, sum);
+    return o;
+}
+
+static void profile_sorted_numbers(json_t *o, double *v, size_t m, double sum)
+{
     if (m == 0) {
         free(v);
         return;

@@ -48,6 +48,7 @@ typedef struct job {
     int64_t best_round;
     double best_score;
     json_t *params_json;
+    json_t *prediction_profile;   /* the test predictions' distribution, for monitoring */
 } job;
 
 static const char *objective_for(const target_map *t)
@@ -379,6 +380,8 @@ static int write_bundle(job *j, const char *dir, const keel_eval *eval, char *ou
         metrics, "model_sha256",
         out_sha, "created_time", (json_int_t)keel_now_ms());
     json_object_set_new(manifest, "datasets", datasets);
+    if (j->prediction_profile != NULL)
+        json_object_set(manifest, "prediction_profile", j->prediction_profile);
     char *text = keel_json_dumps(manifest, true);
     json_decref(manifest);
     snprintf(path, sizeof path, "%s/keel.json", dir);
@@ -502,6 +505,7 @@ static void job_free(job *j)
     keel_frame_destroy(j->frame);
     keel_frame_destroy(j->valid_frame);
     json_decref(j->params_json);
+    json_decref(j->prediction_profile);
 }
 
 static double seconds_now(void)
@@ -574,6 +578,14 @@ int keel_train_xgboost(keel_workspace *ws, const keel_train_opts *o, keel_arena 
             rc = evaluate_predictions(j->target.task, labels, pred, j->n_test,
                                       j->target.n_classes, &eval, err);
         }
+        /* One output per row (binary probability, regression value): its
+         * distribution is the reference for prediction drift. */
+        double *values = rc == KEEL_OK && len == j->n_test
+                             ? keel_arena_alloc(a, (len + 1) * sizeof *values) : NULL;
+        for (size_t i = 0; values != NULL && i < len; i++)
+            values[i] = pred[i];
+        if (values != NULL)
+            j->prediction_profile = keel_profile_values(values, len);
     }
     t_eval = lap(&t0);
     if (rc == KEEL_OK) {
