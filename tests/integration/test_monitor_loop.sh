@@ -61,7 +61,7 @@ curl -s "localhost:$PORT/feedback" -d '{"request_id": "probe-1", "labels": [1, 0
 expect_contains "$WORK/.fb" "got 2 label(s)"
 
 # ---- replay the following months ----
-python3 "$HERE/replay_elec2.py" "$DATA" "$PORT" 4000 14000 500 >"$WORK/replay.jsonl" \
+python3 "$ROOT/examples/monitoring/replay.py" "$DATA" "$PORT" 4000 14000 500 >"$WORK/replay.jsonl" \
   && ok || fail "replay"
 sleep 1
 

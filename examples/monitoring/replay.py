@@ -1,4 +1,4 @@
-"""replay_elec2.py CSV PORT START END [CHUNK] — replays ELEC2 rows through
+"""replay.py CSV PORT START END [CHUNK] — replays ELEC2 rows through
 keel serve as production traffic: each row is one /invocations request with
 its own X-Request-Id, and after every CHUNK rows their true labels arrive
 through POST /feedback (delayed labels). Prints one JSON line per chunk:
