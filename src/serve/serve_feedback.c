@@ -54,6 +54,8 @@ static uint64_t hash_id(const char *s)
 
 int feedback_table_new(size_t capacity, int64_t ttl_ms, feedback_table **out, keel_err *err)
 {
+    if (capacity == 0 || capacity > (1u << 30))
+        return keel_errf(err, KEEL_EINVAL, "the feedback table holds 1 to 2^30 predictions");
     feedback_table *t = calloc(1, sizeof *t);
     size_t slots = 16;
     while (slots < capacity * 2)
@@ -121,7 +123,9 @@ static void index_delete(feedback_table *t, size_t i)
 void feedback_remember(feedback_table *t, const char *id, size_t slot, served_model *m,
                        const float *out, size_t n, size_t k)
 {
-    if (t == NULL || id == NULL || id[0] == '\0')
+    /* A longer id would be stored cut short, and its index slot never found
+     * again (left stale, it fills the index and lookups probe forever). */
+    if (t == NULL || id == NULL || id[0] == '\0' || strlen(id) >= sizeof t->ring->id)
         return;
     served_model *old = NULL;
     pthread_mutex_lock(&t->lock);

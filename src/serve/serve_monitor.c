@@ -14,7 +14,8 @@
  *
  * Measures per closed window and feature: PSI and Jensen-Shannon distance
  * (base 2) over the buckets, KS and Wasserstein-1 from the bucketed CDFs
- * (numeric; approximations with the resolution of the reference deciles —
+ * (numeric; W1 exact for mass spread evenly within each bin; both are
+ * approximations with the resolution of the reference deciles —
  * `keel monitor drift` computes them exactly from samples), the chi-square
  * goodness-of-fit p-value (categorical), the change in missing rate and the
  * count of values outside the reference range. Empty buckets get EPS so PSI
@@ -75,6 +76,15 @@ static bool category_reference(monitor_feature *f, const keel_column_encoder *c,
     }
     for (size_t i = 0; i < f->n_buckets && total > 0; i++)
         f->ref_p[i] /= total;
+    /* One-hot encodes a missing value as all zeros, like an unseen one, so
+     * the window counts it in the last bucket: the reference does the same. */
+    if (c->kind == KEEL_ENC_ONEHOT && total > 0) {
+        double missing = fmin(fmax(f->ref_missing, 0), 1);
+        for (size_t i = 0; i < f->n_buckets; i++)
+            f->ref_p[i] *= 1 - missing;
+        f->ref_p[c->n_vocab] += missing;
+        f->ref_missing = 0;
+    }
     return total > 0;
 }
 
@@ -199,6 +209,8 @@ static long numeric_bucket(const monitor_feature *f, double v, bool *oor)
     return (long)lo;
 }
 
+/* Categories the reference did not list (pooled into its "other" past the
+ * profile's top 50) count in the last bucket too. */
 static long category_bucket(const monitor_feature *f, const float *row)
 {
     if (f->enc_kind == KEEL_ENC_ORDINAL) {
@@ -206,11 +218,11 @@ static long category_bucket(const monitor_feature *f, const float *row)
         if (isnan(v))
             return -1;
         long i = (long)v;
-        return i >= 0 && (size_t)i < f->n_vocab ? i : (long)f->n_vocab;
+        return i >= 0 && (size_t)i < f->n_vocab && f->ref_p[i] > 0 ? i : (long)f->n_vocab;
     }
     for (size_t i = 0; i < f->n_vocab; i++)
         if (row[f->first_feature + i] == 1.0f)
-            return (long)i;
+            return f->ref_p[i] > 0 ? (long)i : (long)f->n_vocab;
     return (long)f->n_vocab;        /* unseen (or missing: one-hot cannot tell) */
 }
 
@@ -298,12 +310,20 @@ static void measure(const monitor_feature *f, const uint64_t *counts, monitor_sc
             js += p * log2(p / m) / 2;
         if (q > 0)
             js += q * log2(q / m) / 2;
+        double before = cref - ccur;
         cref += p;
         ccur += q;
-        if (fabs(cref - ccur) > ks)
-            ks = fabs(cref - ccur);
-        if (f->edges != NULL)
-            w1 += fabs(cref - ccur) * (f->edges[b + 1] - f->edges[b]);
+        double after = cref - ccur;
+        if (fabs(after) > ks)
+            ks = fabs(after);
+        /* Mass spread evenly within each bin: both CDFs are linear there,
+         * and the integral of |F - G| over the bin is exact. */
+        if (f->edges != NULL) {
+            double width = f->edges[b + 1] - f->edges[b];
+            double ab = fabs(before) + fabs(after);
+            w1 += width * (before * after >= 0 ? ab / 2
+                           : (before * before + after * after) / (2 * ab));
+        }
         double expect = p * (double)present;
         if (expect > 0)
             chi2 += ((double)counts[b] - expect) * ((double)counts[b] - expect) / expect;
