@@ -117,6 +117,10 @@ struct serve_app;
  * slots; errors are file:line:column. */
 int serve_rules_load(const char *path, const struct serve_app *app, serve_rules **out,
                      keel_err *err);
+/* The same from bytes in memory (tests, the fuzz target); path names the
+ * file in messages and anchors `pipelines:`. */
+int serve_rules_parse(const char *path, const char *text, size_t len,
+                      const struct serve_app *app, serve_rules **out, keel_err *err);
 void serve_rules_free(serve_rules *r);
 /* Evaluates the rules of slot after a closed window of its primary model. */
 struct keel_store;

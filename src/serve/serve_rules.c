@@ -296,6 +296,17 @@ int serve_rules_load(const char *path, const serve_app *app, serve_rules **out, 
     int rc = keel_read_file(path, RULES_MAX_BYTES, &text, &len, err);
     if (rc != KEEL_OK)
         return rc;
+    rc = serve_rules_parse(path, text, len, app, out, err);
+    free(text);
+    return rc;
+}
+
+int serve_rules_parse(const char *path, const char *text, size_t len, const serve_app *app,
+                      serve_rules **out, keel_err *err)
+{
+    int rc = KEEL_OK;
+    if (len > RULES_MAX_BYTES)
+        return keel_errf(err, KEEL_ELIMIT, "%s: larger than %u bytes", path, RULES_MAX_BYTES);
     yaml_parser_t parser;
     yaml_document_t doc;
     yaml_parser_initialize(&parser);
@@ -305,11 +316,9 @@ int serve_rules_load(const char *path, const serve_app *app, serve_rules **out, 
                        parser.problem_mark.column + 1,
                        parser.problem != NULL ? parser.problem : "YAML syntax error");
         yaml_parser_delete(&parser);
-        free(text);
         return rc;
     }
     yaml_parser_delete(&parser);
-    free(text);
     reader r = { .file = path, .doc = &doc, .err = err };
     serve_rules *rs = calloc(1, sizeof *rs);
     rs->file = strdup(path);
