@@ -123,5 +123,6 @@ extern const struct cli_cmd cli_serve_cmds[];
 extern const struct cli_cmd cli_predict_cmds[];
 extern const struct cli_cmd cli_pipeline_cmds[];
 extern const struct cli_cmd cli_monitor_cmds[];
+extern const struct cli_cmd cli_features_cmds[];
 
 #endif

@@ -308,6 +308,20 @@ const struct keel_migration keel_migrations[] = {
         "  DOUBLE PRECISION, evidence TEXT, actions TEXT);"
         "CREATE INDEX monitor_events_model ON monitor_events (model, time);",
     },
+    {
+        9, "feature store: versions of each project's feature definitions",
+        /* definitions is the features.yaml text itself, so any version can
+         * be read back and compared (keel features diff). */
+        "CREATE TABLE feature_registry ("
+        "  project TEXT NOT NULL,"
+        "  version BIGINT NOT NULL,"
+        "  digest TEXT NOT NULL,"              /* SHA-256 of definitions */
+        "  definitions TEXT NOT NULL,"
+        "  created_time BIGINT NOT NULL,"
+        "  PRIMARY KEY (project, version)) WITHOUT ROWID;"
+        "CREATE INDEX feature_registry_digest ON feature_registry (digest);",
+        NULL,
+    },
 };
 
 const int keel_migration_count = (int)(sizeof keel_migrations / sizeof keel_migrations[0]);
