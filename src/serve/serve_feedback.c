@@ -192,7 +192,14 @@ static int label_value(const served_model *m, const json_t *v, float *out, char 
                 return KEEL_OK;
             }
         }
-        snprintf(why, why_size, "label '%s' is not a class of the model", json_string_value(v));
+        /* Quoted up to a length that fits, cut before a whole UTF-8
+         * character: the message goes into a JSON answer. */
+        const char *s = json_string_value(v);
+        size_t shown = strnlen(s, 100);
+        while (shown > 0 && ((unsigned char)s[shown] & 0xc0) == 0x80)
+            shown--;
+        snprintf(why, why_size, "label '%.*s%s' is not a class of the model", (int)shown, s,
+                 s[shown] != '\0' ? "…" : "");
         return KEEL_EINVAL;
     }
     snprintf(why, why_size, "a label must be a number, true/false or a class name");
@@ -296,8 +303,12 @@ int serve_feedback(keel_http_req *req, keel_http_resp *resp)
     }
     if (keel_json_parse(req->body != NULL ? req->body : "", req->body_len, KEEL_JSON_MAX_DEPTH,
                         &doc, &err) != KEEL_OK || !json_is_object(doc)) {
-        keel_http_json(resp, 400, json_pack("{s:s, s:s}", "error_code", "BAD_REQUEST", "error",
-                                            doc == NULL ? err.msg : "the body must be an object"));
+        json_t *answer = json_pack("{s:s, s:s}", "error_code", "BAD_REQUEST", "error",
+                                   doc == NULL ? err.msg : "the body must be an object");
+        if (answer == NULL)     /* the parser's message quotes bytes that are not UTF-8 */
+            answer = json_pack("{s:s, s:s}", "error_code", "BAD_REQUEST", "error",
+                               "the body is not valid JSON (or not UTF-8)");
+        keel_http_json(resp, 400, answer);
         json_decref(doc);
         return KEEL_EINVAL;
     }

@@ -139,6 +139,11 @@ static int read_action(reader *r, const yaml_node_t *n, rule_action *a)
         const yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
         const char *key = scalar(k);
         double num = 0;
+        /* libyaml keeps every pair of a repeated key: a second pipeline or
+         * params would leak the first, or write past the first's array. */
+        if (key != NULL && ((strcmp(key, "pipeline") == 0 && a->pipeline != NULL) ||
+                            (strcmp(key, "params") == 0 && a->params != NULL)))
+            return fail_at(r, k, "'%s' is given twice in an action", key);
         if (key != NULL && strcmp(key, "pipeline") == 0 && scalar(v) != NULL) {
             a->pipeline = strdup(scalar(v));
         } else if (key != NULL && strcmp(key, "webhook") == 0) {
@@ -330,7 +335,9 @@ int serve_rules_parse(const char *path, const char *text, size_t len, const serv
          p != NULL && p < root->data.mapping.pairs.top && rc == KEEL_OK; p++) {
         const yaml_node_t *k = node(&r, p->key), *v = node(&r, p->value);
         const char *key = scalar(k);
-        if (key != NULL && strcmp(key, "rules") == 0 && v->type == YAML_SEQUENCE_NODE) {
+        if (key != NULL && strcmp(key, "pipelines") == 0 && rs->pipeline_file != NULL) {
+            rc = fail_at(&r, k, "'pipelines' is given twice");
+        } else if (key != NULL && strcmp(key, "rules") == 0 && v->type == YAML_SEQUENCE_NODE) {
             list = v;
         } else if (key != NULL && strcmp(key, "pipelines") == 0 && scalar(v) != NULL) {
             rs->pipeline_file = resolve_beside(path, scalar(v));
