@@ -253,9 +253,13 @@ static void one_item(serve_app *app, const json_t *item, feedback_result *r)
         served_model_release(e.model);
         return;
     }
-    if (e.n == 0 || n != e.n) {
-        snprintf(why, sizeof why, "the request predicted %u row(s) (labels are taken for up to "
-                 "%d), got %zu label(s)", (unsigned)e.n, FEEDBACK_ROWS, n);
+    if (e.n == 0) {
+        snprintf(why, sizeof why, "the request had more than %d rows: labels are taken only for "
+                 "requests of up to %d rows", FEEDBACK_ROWS, FEEDBACK_ROWS);
+        rc = KEEL_EINVAL;
+    } else if (n != e.n) {
+        snprintf(why, sizeof why, "the request predicted %u row(s), got %zu label(s)",
+                 (unsigned)e.n, n);
         rc = KEEL_EINVAL;
     }
     for (size_t i = 0; rc == KEEL_OK && i < n; i++)

@@ -58,7 +58,7 @@ curl -s "localhost:$PORT/invocations" -H 'X-Request-Id: probe-1' -d '{"dataframe
 curl -s "localhost:$PORT/feedback" -d '{"request_id": "probe-1", "label": [1]}' >"$WORK/.fb"
 expect_contains "$WORK/.fb" "a label must be a number, true/false or a class name"
 curl -s "localhost:$PORT/feedback" -d '{"request_id": "probe-1", "labels": [1, 0]}' >"$WORK/.fb"
-expect_contains "$WORK/.fb" "got 2 label(s)"
+expect_contains "$WORK/.fb" "predicted 1 row(s), got 2 label(s)"
 
 # ---- replay the following months ----
 python3 "$ROOT/examples/monitoring/replay.py" "$DATA" "$PORT" 4000 14000 500 >"$WORK/replay.jsonl" \
