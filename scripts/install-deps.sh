@@ -19,6 +19,8 @@ PACKAGES=(
   slurm-wlm munge libslurm-dev bc snakemake
   # monitoring: drift measures checked against scipy; a real Prometheus scraping keel serve
   python3-scipy prometheus
+  # feature store: online store (LMDB, Redis)
+  liblmdb-dev redis-server redis-tools
 )
 
 missing=()

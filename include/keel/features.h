@@ -152,4 +152,132 @@ int keel_training_set_build(keel_workspace *ws, const keel_feature_repo *repo,
                             const keel_training_set_opts *o, keel_arena *a,
                             keel_training_set_result *out, keel_err *err);
 
+/* ---- online ----
+ *
+ * The online store holds, per (project, view, entity key), the newest
+ * values of the view's features and their event timestamp (epoch ms).
+ * Backends: LMDB (embedded; one environment at <keel home>/online/, keys
+ * prefixed by project and view) and Redis ("redis://host:port[/db]", a hash
+ * per key written by a script so that the newest event wins there too).
+ * The URI is the caller's choice: KEEL_ONLINE_STORE or a flag, else the
+ * keel home's LMDB. A store handle may be shared by threads. */
+
+typedef struct keel_online_store keel_online_store;
+
+/* One feature value as stored and answered (strings borrowed from the
+ * caller when writing; arena copies when read). */
+typedef struct keel_feature_value {
+    bool missing;
+    enum keel_col_type type;          /* INT, FLOAT, BOOL or STRING */
+    int64_t i64;                      /* INT, BOOL */
+    double f64;                       /* FLOAT */
+    const char *str;                  /* STRING (counted) */
+    size_t len;
+} keel_feature_value;
+
+/* One entity's values of one view: key_values[i] is the text of the view's
+ * i-th join key (entities in view order, their join keys in order: ints in
+ * decimal), values[view->n_features]. Borrowed. */
+typedef struct keel_online_row {
+    const char *const *key_values;
+    int64_t event_ms;
+    const keel_feature_value *values;
+} keel_online_row;
+
+enum keel_feature_status { KEEL_FEATURE_PRESENT, KEEL_FEATURE_NOT_FOUND,
+                           KEEL_FEATURE_OUTSIDE_MAX_AGE };
+/* "PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE" (Feast's names). */
+const char *keel_feature_status_name(enum keel_feature_status s);
+
+/* Opens the online store at uri: "redis://host:port[/db]", "lmdb:DIR", or
+ * a directory (LMDB). NULL uri = KEEL_ONLINE_STORE, else home/online.
+ * Redis connects lazily and reconnects per call, so a server outlives a
+ * Redis restart; its errors name the URI. Close with
+ * keel_online_store_close. */
+int keel_online_store_open(const char *uri, const char *home, keel_online_store **out,
+                           keel_err *err);
+void keel_online_store_close(keel_online_store *st);
+/* The URI the store was opened with (borrowed). */
+const char *keel_online_store_uri(const keel_online_store *st);
+
+/* Writes rows[0..n) of view `view` in one transaction (LMDB) or one
+ * pipeline (Redis). An entity whose stored event timestamp is newer than
+ * the row's keeps its values (equal timestamps: the write wins).
+ * *out_written (may be NULL) counts rows actually stored. Values must match
+ * the view's feature types (KEEL_EINVAL naming the feature otherwise). */
+int keel_online_write(keel_online_store *st, const keel_feature_repo *repo, size_t view,
+                      const keel_online_row *rows, size_t n, size_t *out_written,
+                      keel_err *err);
+
+/* One entity's stored record of one view: *out_found false when there is
+ * none; values[view->n_features] and strings are arena copies. */
+typedef struct keel_online_record {
+    bool found;
+    int64_t event_ms;
+    keel_feature_value *values;
+} keel_online_record;
+
+/* Reads the records of views[0..n_views) for one entity (key_values per
+ * view as in keel_online_row: key_values[v] for views[v]). */
+int keel_online_get(keel_online_store *st, const keel_feature_repo *repo, const size_t *views,
+                    size_t n_views, const char *const *const *key_values, keel_arena *a,
+                    keel_online_record *out, keel_err *err);
+
+/* The answer for one feature of one entity. */
+typedef struct keel_feature_answer {
+    keel_feature_value value;         /* missing unless PRESENT */
+    enum keel_feature_status status;
+    int64_t event_ms;                 /* 0 when NOT_FOUND */
+} keel_feature_answer;
+
+/* Answers refs[0..n_refs) for n_rows entities: key_names[0..n_keys) are
+ * join key names and key_values[row * n_keys + k] their texts. Every view
+ * referred to must find its join keys among key_names (KEEL_EINVAL naming
+ * the key and the view). out[row * n_refs + r], arena strings. A value
+ * older than its view's TTL at now_ms is OUTSIDE_MAX_AGE (value missing). */
+int keel_features_get(keel_online_store *st, const keel_feature_repo *repo,
+                      const keel_feature_ref *refs, size_t n_refs, const char *const *key_names,
+                      size_t n_keys, const char *const *key_values, size_t n_rows,
+                      int64_t now_ms, keel_arena *a, keel_feature_answer *out, keel_err *err);
+
+/* What the store knows of a view's freshness: the newest event timestamp
+ * written and when (epoch ms; 0 when nothing has been written). */
+typedef struct keel_online_freshness {
+    int64_t max_event_ms;
+    int64_t written_ms;
+    int64_t rows;                     /* rows stored by the last write */
+} keel_online_freshness;
+int keel_online_freshness_get(keel_online_store *st, const keel_feature_repo *repo,
+                              size_t view, keel_online_freshness *out, keel_err *err);
+
+/* ---- materialization ---- */
+
+typedef struct keel_materialize_opts {
+    int64_t start_ms;                 /* exclusive; INT64_MIN = from the beginning */
+    int64_t end_ms;                   /* inclusive */
+    bool incremental;                 /* start per view = its last materialized end */
+} keel_materialize_opts;
+
+typedef struct keel_materialize_view_result {
+    size_t view;
+    int64_t start_ms, end_ms;
+    size_t rows_read, entities, written;
+    double seconds;
+} keel_materialize_view_result;
+
+/* For each online view: the newest row per entity with event time in
+ * (start, end] from its source, written to st; each view's end recorded in
+ * the metadata store (feature_materializations). CSV sources only (a
+ * dataset source is KEEL_EINVAL saying so). out[repo->n_views] (arena);
+ * *out_n views done. */
+int keel_features_materialize(keel_workspace *ws, const keel_feature_repo *repo,
+                              keel_online_store *st, const keel_materialize_opts *o,
+                              keel_arena *a, keel_materialize_view_result **out, size_t *out_n,
+                              keel_err *err);
+
+/* Converts one cell of a frame column to a value of type t (missing cells,
+ * and cells that do not fit, are missing: *out_fits false for the latter). */
+void keel_feature_value_from_cell(const keel_column *c, size_t row, enum keel_col_type t,
+                                  keel_feature_value *out, bool *out_fits);
+
 #endif

@@ -32,6 +32,12 @@ typedef struct keel_api_app {
      * pipeline file; empty when the server has none. */
     char home[4096];
     char pipeline_file[4096];
+    /* Feature store (features_online.c): definitions read at start (the
+     * server's --features, else features.yaml beside .keel) and the online
+     * store; NULL when the server has none. Owned by the app. */
+    struct keel_feature_repo *feature_repo;
+    struct keel_online_store *online_store;
+    pthread_mutex_t feature_push_lock;  /* offline appends to source CSVs */
 } keel_api_app;
 
 /* Opens the object store and prepares per-thread store handles (the store
@@ -49,6 +55,11 @@ void keel_api_too_large(keel_http_req *req, keel_http_resp *resp, size_t limit);
 /* keel's pipeline endpoints (keel_pipelines.c). */
 int keel_api_pipeline_runs_post(keel_http_req *req, keel_http_resp *resp);
 int keel_api_pipeline_runs_get(keel_http_req *req, keel_http_resp *resp);
+
+/* The feature store's online endpoints (features_online.c). */
+int keel_api_features_get_online(keel_http_req *req, keel_http_resp *resp);
+int keel_api_features_push(keel_http_req *req, keel_http_resp *resp);
+int keel_api_features_freshness(keel_http_req *req, keel_http_resp *resp);
 
 /* ---- for handlers ---- */
 

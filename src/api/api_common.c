@@ -4,6 +4,8 @@
  */
 #include "api.h"
 
+#include <keel/features.h>
+
 #include <keel/json.h>
 #include <keel/tracking.h>
 
@@ -73,6 +75,7 @@ int keel_api_app_init(keel_api_app *app, const char *store_uri, const char *arti
                       keel_err *err)
 {
     memset(app, 0, sizeof *app);
+    pthread_mutex_init(&app->feature_push_lock, NULL);
     if (strlen(store_uri) >= sizeof app->store_uri)
         return keel_errf(err, KEEL_EINVAL, "store URI is too long");
     snprintf(app->store_uri, sizeof app->store_uri, "%s", store_uri);
@@ -114,6 +117,9 @@ void keel_api_app_free(keel_api_app *app)
     pthread_key_delete(app->store_key);
     keel_cas_close(app->cas);
     keel_store_lock_destroy(app->write_lock);
+    keel_online_store_close(app->online_store);
+    keel_feature_repo_free(app->feature_repo);
+    pthread_mutex_destroy(&app->feature_push_lock);
 }
 
 keel_store *api_store(keel_http_req *req, keel_http_resp *resp)

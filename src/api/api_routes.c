@@ -1,7 +1,7 @@
 /*
  * api_routes.c — the server's route table: MLflow's tracking API under both
- * of its prefixes, the artifact proxy, keel's pipeline endpoints, health and
- * version.
+ * of its prefixes, the artifact proxy, keel's pipeline endpoints, the
+ * feature store's online endpoints, health and version.
  */
 #include "api.h"
 #include "mlflow_handlers.h"
@@ -100,6 +100,11 @@ const keel_http_route keel_api_routes[] = {
     { "POST", "/api/keel/v1/pipelines/", KEEL_ROUTE_PREFIX, keel_api_pipeline_runs_post, NULL,
       SMALL_BODY },
     { "GET", "/api/keel/v1/pipelines/", KEEL_ROUTE_PREFIX, keel_api_pipeline_runs_get, NULL,
+      SMALL_BODY },
+    { "POST", "/features/v1/get-online-features", KEEL_ROUTE_EXACT,
+      keel_api_features_get_online, NULL, BATCH_BODY },
+    { "POST", "/features/v1/push", KEEL_ROUTE_EXACT, keel_api_features_push, NULL, BATCH_BODY },
+    { "GET", "/features/v1/freshness", KEEL_ROUTE_EXACT, keel_api_features_freshness, NULL,
       SMALL_BODY },
     { "GET", "/health", KEEL_ROUTE_EXACT, health, NULL, SMALL_BODY },
     { "GET", "/version", KEEL_ROUTE_EXACT, version, NULL, SMALL_BODY },

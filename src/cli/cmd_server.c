@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include <keel/features.h>
 #include <keel/pipeline.h>
 
 #include "api/api.h"
@@ -39,6 +40,10 @@ static int cmd_server(struct cli_ctx *ctx)
     char db[PATH_MAX + 16], objects[PATH_MAX + 16], home[PATH_MAX] = "";
     char pipelines[PATH_MAX] = "";
     const char *pipelines_opt = cli_opt(ctx, "pipelines");
+    const char *features_opt = cli_opt(ctx, "features");
+    char features[PATH_MAX] = "";
+    if (features_opt != NULL)
+        snprintf(features, sizeof features, "%s", features_opt);
     if (store == NULL || artifacts == NULL || pipelines_opt != NULL) {
         if (keel_workspace_open(&ws, &ctx->err) != KEEL_OK)
             return cli_fail(ctx);
@@ -54,6 +59,13 @@ static int cmd_server(struct cli_ctx *ctx)
         }
         if (pipelines_opt == NULL && !keel_path_exists(pipelines))
             pipelines[0] = '\0';
+        /* features.yaml beside .keel, like keel.yaml. */
+        if (features_opt == NULL) {
+            snprintf(features, sizeof features - 16, "%.*s/features.yaml",
+                     (int)(strrchr(ws->home, '/') - ws->home), ws->home);
+            if (!keel_path_exists(features))
+                features[0] = '\0';
+        }
         snprintf(db, sizeof db, "%s/keel.db", ws->home);
         snprintf(objects, sizeof objects, "%s/objects", ws->home);
         if (store == NULL)
@@ -79,6 +91,16 @@ static int cmd_server(struct cli_ctx *ctx)
         return cli_fail(ctx);
     snprintf(app.home, sizeof app.home, "%s", home);
     snprintf(app.pipeline_file, sizeof app.pipeline_file, "%s", home[0] ? pipelines : "");
+    /* The feature store: definitions and the online store (--online-store,
+     * KEEL_ONLINE_STORE, else the home's LMDB), opened once; Redis connects
+     * on first use, so a Redis that is down fails requests, not the start. */
+    if (features[0] != '\0' &&
+        (keel_feature_repo_load(features, &app.feature_repo, &ctx->err) != KEEL_OK ||
+         keel_online_store_open(cli_opt(ctx, "online-store"), home[0] ? home : NULL,
+                                &app.online_store, &ctx->err) != KEEL_OK)) {
+        keel_api_app_free(&app);
+        return cli_fail(ctx);
+    }
 
     /* Signals are taken synchronously by this thread; the server's threads
      * inherit the blocked mask. */
@@ -116,9 +138,12 @@ static int cmd_server(struct cli_ctx *ctx)
         keel_api_app_free(&app);
         return cli_fail(ctx);
     }
-    fprintf(stderr, "keel server listening on http://%s:%d (store %s, artifacts %s%s%s)\n",
+    fprintf(stderr, "keel server listening on http://%s:%d (store %s, artifacts %s%s%s%s%s%s%s)\n",
             host, keel_http_port(srv), store, artifacts,
-            app.pipeline_file[0] ? ", pipelines " : "", app.pipeline_file);
+            app.pipeline_file[0] ? ", pipelines " : "", app.pipeline_file,
+            app.feature_repo ? ", features " : "", app.feature_repo ? features : "",
+            app.online_store ? ", online store " : "",
+            app.online_store ? keel_online_store_uri(app.online_store) : "");
     int sig = 0;
     sigwait(&stop_signals, &sig);
     fprintf(stderr, "keel server: %s received, finishing requests in flight\n",
@@ -142,6 +167,11 @@ static const struct cli_opt server_opts[] = {
     { "pipelines", CLI_VALUE, "FILE", "keel.yaml whose schedules run here and whose pipelines "
                                       "POST /api/keel/v1/pipelines/NAME/runs starts "
                                       "(keel.yaml beside .keel)" },
+    { "features", CLI_VALUE, "FILE", "features.yaml whose online views "
+                                     "/features/v1/get-online-features answers "
+                                     "(features.yaml beside .keel)" },
+    { "online-store", CLI_VALUE, "URI", "online store: redis://HOST:PORT[/DB] or a directory "
+                                        "(KEEL_ONLINE_STORE, else the keel home's online/)" },
     { "no-schedules", CLI_FLAG, NULL, "do not run pipeline schedules" },
     { "thread-per-connection", CLI_FLAG, NULL,
       "a thread per client connection instead of a pool of event loops" },

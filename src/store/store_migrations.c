@@ -322,6 +322,24 @@ const struct keel_migration keel_migrations[] = {
         "CREATE INDEX feature_registry_digest ON feature_registry (digest);",
         NULL,
     },
+    {
+        10, "feature store: materializations into the online store",
+        /* One row per view and run; materialize-incremental starts each view
+         * at its newest end_time. */
+        "CREATE TABLE feature_materializations ("
+        "  project TEXT NOT NULL,"
+        "  view TEXT NOT NULL,"
+        "  end_time BIGINT NOT NULL,"           /* epoch ms, inclusive */
+        "  start_time BIGINT,"                  /* epoch ms, exclusive; NULL = beginning */
+        "  rows BIGINT NOT NULL,"               /* entities written */
+        "  store TEXT NOT NULL,"                /* online store URI */
+        "  created_time BIGINT NOT NULL,"
+        "  PRIMARY KEY (project, view, end_time, created_time)) WITHOUT ROWID;",
+        "CREATE TABLE feature_materializations (project TEXT NOT NULL, view TEXT NOT NULL, "
+        "  end_time BIGINT NOT NULL, start_time BIGINT, rows BIGINT NOT NULL, store TEXT NOT "
+        "  NULL, created_time BIGINT NOT NULL, PRIMARY KEY (project, view, end_time, "
+        "  created_time));",
+    },
 };
 
 const int keel_migration_count = (int)(sizeof keel_migrations / sizeof keel_migrations[0]);
