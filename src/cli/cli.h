@@ -123,6 +123,7 @@ extern const struct cli_cmd cli_serve_cmds[];
 extern const struct cli_cmd cli_predict_cmds[];
 extern const struct cli_cmd cli_pipeline_cmds[];
 extern const struct cli_cmd cli_monitor_cmds[];
+extern const struct cli_cmd cli_monitor_drift_cmds[];
 extern const struct cli_cmd cli_features_cmds[];
 extern const struct cli_cmd cli_features_online_cmds[];
 

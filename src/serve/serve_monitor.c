@@ -18,12 +18,13 @@
  * approximations with the resolution of the reference deciles —
  * `keel monitor drift` computes them exactly from samples), the chi-square
  * goodness-of-fit p-value (categorical), the change in missing rate and the
- * count of values outside the reference range. Empty buckets get EPS so PSI
- * stays finite.
+ * count of values outside the reference range. PSI, JS and the chi-square
+ * distribution are keel/monitor.h's, shared with `keel monitor drift`.
  */
 #include "serve_monitor.h"
 
 #include <keel/encode.h>
+#include <keel/monitor.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -31,7 +32,6 @@
 #include <string.h>
 #include <time.h>
 
-#define EPS 1e-4
 #define CACHE_LINE_COUNTERS 8       /* 64 bytes of uint64 */
 
 static double *doubles(size_t n)
@@ -254,62 +254,22 @@ void monitor_observe(model_monitor *mon, const float *x, size_t n, size_t width,
     atomic_fetch_add_explicit(&mon->rows[w], n, memory_order_relaxed);
 }
 
-/* Regularized upper incomplete gamma Q(a, x), for the chi-square p-value:
- * series below a + 1, continued fraction above (Numerical Recipes' split). */
-static double gamma_q(double a, double x)
-{
-    if (x <= 0)
-        return 1.0;
-    double gln = lgamma(a);
-    if (x < a + 1) {
-        double ap = a, sum = 1.0 / a, del = sum;
-        for (int i = 0; i < 1000; i++) {
-            ap += 1;
-            del *= x / ap;
-            sum += del;
-            if (fabs(del) < fabs(sum) * 1e-15)
-                break;
-        }
-        return 1.0 - sum * exp(-x + a * log(x) - gln);
-    }
-    double b = x + 1 - a, cc = 1.0 / 1e-300, d = 1.0 / b, h = d;
-    for (int i = 1; i < 1000; i++) {
-        double an = -i * (i - a);
-        b += 2;
-        d = an * d + b;
-        if (fabs(d) < 1e-300)
-            d = 1e-300;
-        cc = b + an / cc;
-        if (fabs(cc) < 1e-300)
-            cc = 1e-300;
-        d = 1.0 / d;
-        double del = d * cc;
-        h *= del;
-        if (fabs(del - 1.0) < 1e-15)
-            break;
-    }
-    return exp(-x + a * log(x) - gln) * h;
-}
-
 /* Measures of one feature from its closed-window counts. */
 static void measure(const monitor_feature *f, const uint64_t *counts, monitor_scores *sc,
                     size_t i)
 {
     uint64_t present = 0;
-    for (size_t b = 0; b < f->n_buckets; b++)
+    double *cur = calloc(f->n_buckets + 1, sizeof *cur);
+    for (size_t b = 0; b < f->n_buckets; b++) {
         present += counts[b];
+        if (cur != NULL)
+            cur[b] = (double)counts[b];
+    }
     uint64_t missing = counts[f->n_buckets];
     uint64_t total = present + missing;
-    double psi = 0, js = 0, ks = 0, w1 = 0, chi2 = 0, cref = 0, ccur = 0;
+    double ks = 0, w1 = 0, chi2 = 0, cref = 0, ccur = 0;
     for (size_t b = 0; b < f->n_buckets && present > 0; b++) {
         double p = f->ref_p[b], q = (double)counts[b] / (double)present;
-        double pe = p > EPS ? p : EPS, qe = q > EPS ? q : EPS;
-        psi += (qe - pe) * log(qe / pe);
-        double m = (p + q) / 2;
-        if (p > 0)
-            js += p * log2(p / m) / 2;
-        if (q > 0)
-            js += q * log2(q / m) / 2;
         double before = cref - ccur;
         cref += p;
         ccur += q;
@@ -331,14 +291,16 @@ static void measure(const monitor_feature *f, const uint64_t *counts, monitor_sc
     size_t dof = 0;
     for (size_t b = 0; b < f->n_buckets; b++)
         dof += f->ref_p[b] > 0;
-    sc->psi[i] = present > 0 ? psi : NAN;
-    sc->js[i] = present > 0 ? sqrt(js > 0 ? js : 0) : NAN;
+    bool have = present > 0 && cur != NULL;
+    sc->psi[i] = have ? keel_drift_psi(f->ref_p, cur, f->n_buckets) : NAN;
+    sc->js[i] = have ? keel_drift_js(f->ref_p, cur, f->n_buckets) : NAN;
     sc->ks[i] = f->kind != MON_CATEGORY && present > 0 ? ks : NAN;
     sc->w1[i] = f->kind != MON_CATEGORY && present > 0 ? w1 : NAN;
     sc->chi2_p[i] = f->kind == MON_CATEGORY && present > 0 && dof > 1
-                        ? gamma_q((double)(dof - 1) / 2, chi2 / 2) : NAN;
+                        ? keel_chi2_sf(chi2, (double)(dof - 1)) : NAN;
     sc->missing_delta[i] = total > 0 ? (double)missing / (double)total - f->ref_missing : NAN;
     sc->out_of_range[i] = counts[f->n_buckets + 1];
+    free(cur);
 }
 
 bool monitor_maybe_close(model_monitor *mon, int64_t now_ms, int64_t window_ms,
