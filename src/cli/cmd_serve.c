@@ -163,6 +163,12 @@ static int cmd_serve(struct cli_ctx *ctx)
         snprintf(dir, sizeof dir, "%s/feedback", ws->home);
         rc = prediction_log_open(dir, 65536, 1.0, &app.feedback_log, &ctx->err);
     }
+    if (rc == KEEL_OK && (cli_opt(ctx, "features") != NULL) !=
+                             (cli_opt(ctx, "feature-service") != NULL))
+        rc = keel_errf(&ctx->err, KEEL_EINVAL, "--features and --feature-service go together");
+    if (rc == KEEL_OK && cli_opt(ctx, "features") != NULL)
+        rc = serve_enrich_setup(&app, cli_opt(ctx, "features"), cli_opt(ctx, "feature-service"),
+                                cli_opt(ctx, "online-store"), &ctx->err);
     if (rc == KEEL_OK && cli_opt(ctx, "rules") != NULL) {
         if (!app.monitor)
             rc = keel_errf(&ctx->err, KEEL_EINVAL, "--rules needs monitoring (drop --no-monitor)");
@@ -222,6 +228,7 @@ static int cmd_serve(struct cli_ctx *ctx)
     prediction_log_close(app.feedback_log);
     feedback_table_free(app.feedback);
     serve_rules_free(app.rules);
+    serve_enrich_free(&app);
     for (size_t i = 0; i < opened && app.slots != NULL; i++)
         close_slot(&app.slots[i]);
     free(app.slots);
@@ -253,6 +260,11 @@ static const struct cli_opt serve_opts[] = {
                                            "0 = no /feedback)" },
     { "feedback-ttl", CLI_VALUE, "DURATION", "labels are taken for predictions this recent (24h)" },
     { "rules", CLI_VALUE, "FILE", "alert rules (docs/monitoring.md)" },
+    { "features", CLI_VALUE, "FILE", "features.yaml: requests may carry only entity keys …" },
+    { "feature-service", CLI_VALUE, "NAME", "… and get this service's features from the online "
+                                            "store (docs/features.md)" },
+    { "online-store", CLI_VALUE, "URI", "redis://… or an LMDB directory ($KEEL_ONLINE_STORE; "
+                                        "the keel home's)" },
     { "event-loops", CLI_FLAG, NULL,
       "serve with a pool of event loops (--threads) instead of a thread per connection" },
     { NULL },

@@ -12,6 +12,7 @@
 #include <keel/buf.h>
 #include <keel/data.h>
 #include <keel/encode.h>
+#include <keel/features.h>
 #include <keel/model.h>
 #include <keel/workspace.h>
 
@@ -158,6 +159,14 @@ typedef struct serve_app {
     char home[4096];              /* the keel home, for pipeline triggers */
     pthread_t monitor_thread;
     bool monitoring;
+    /* request enrichment from the online feature store (serve_enrich.c) */
+    keel_feature_repo *feature_repo;
+    keel_online_store *online;
+    const keel_feature_ref *enrich_refs;
+    size_t n_enrich;
+    const char **enrich_columns;  /* view__feature, as in training sets */
+    const char **enrich_keys;     /* the join keys the service's views need */
+    size_t n_enrich_keys;
 } serve_app;
 
 /* Decoded request rows as the model's feature matrix. */
@@ -189,6 +198,16 @@ extern const keel_http_route serve_routes[];
 extern const size_t serve_n_routes;
 int serve_not_found(keel_http_req *req, keel_http_resp *resp);
 void serve_too_large(keel_http_req *req, keel_http_resp *resp, size_t limit);
+
+/* Enrichment: loads the feature service and opens the online store
+ * (store_uri NULL = KEEL_ONLINE_STORE or the home's LMDB). */
+int serve_enrich_setup(serve_app *app, const char *features_file, const char *service,
+                       const char *store_uri, keel_err *err);
+void serve_enrich_free(serve_app *app);
+/* The request body with the service's features added to each of its
+ * dataframe_records (arena copy), or the body as it was. */
+int serve_enrich(serve_app *app, keel_http_req *req, const char **out_body, size_t *out_len,
+                 keel_err *err);
 
 /* The monitor thread: closes windows, stores measures, runs the rules. */
 int serve_monitor_start(serve_app *app, keel_err *err);

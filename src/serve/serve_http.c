@@ -203,13 +203,18 @@ static int predict(keel_http_req *req, keel_http_resp *resp, model_slot *slot,
     if (rc == KEEL_OK) {
         const char *type = keel_http_header(req, "Content-Type");
         bool csv = type != NULL && strncmp(type, "text/csv", 8) == 0;
-        bool fast = proto == PROTO_INVOCATIONS && !csv &&
-                    decode_records_fast(m, req->body, req->body_len, req->arena, &rows);
-        if (!fast)
-            rc = proto == PROTO_OIP ? decode_oip(m, req->body, req->body_len, req->arena, &rows,
-                                                 &doc, &err)
-                                    : decode_invocations(m, req->body, req->body_len, csv,
-                                                         req->arena, &rows, &doc, &err);
+        const char *body = req->body;
+        size_t body_len = req->body_len;
+        bool enrich = app->n_enrich > 0 && proto == PROTO_INVOCATIONS && !csv;
+        if (enrich)
+            rc = serve_enrich(app, req, &body, &body_len, &err);
+        bool fast = rc == KEEL_OK && proto == PROTO_INVOCATIONS && !csv && !enrich &&
+                    decode_records_fast(m, body, body_len, req->arena, &rows);
+        if (rc == KEEL_OK && !fast)
+            rc = proto == PROTO_OIP ? decode_oip(m, body, body_len, req->arena, &rows, &doc,
+                                                 &err)
+                                    : decode_invocations(m, body, body_len, csv, req->arena,
+                                                         &rows, &doc, &err);
     }
     size_t k = m != NULL ? keel_model_num_outputs(m->runtime) : 1;
     float *out = rc == KEEL_OK ? keel_arena_alloc(req->arena, rows.n * k * sizeof *out + 1) : NULL;
