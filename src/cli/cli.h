@@ -126,5 +126,6 @@ extern const struct cli_cmd cli_monitor_cmds[];
 extern const struct cli_cmd cli_monitor_drift_cmds[];
 extern const struct cli_cmd cli_features_cmds[];
 extern const struct cli_cmd cli_features_online_cmds[];
+extern const struct cli_cmd cli_features_training_cmds[];
 
 #endif

@@ -16,7 +16,7 @@ static const struct cli_cmd *const command_tables[] = {
     cli_init_cmds, cli_experiment_cmds, cli_run_cmds, cli_artifact_cmds, cli_data_cmds,
     cli_train_cmds, cli_model_cmds, cli_serve_cmds, cli_predict_cmds, cli_server_cmds,
     cli_pipeline_cmds, cli_monitor_cmds, cli_monitor_drift_cmds, cli_features_cmds,
-    cli_features_online_cmds,
+    cli_features_online_cmds, cli_features_training_cmds,
 };
 
 #define N_TABLES (sizeof command_tables / sizeof command_tables[0])
