@@ -14,8 +14,10 @@
 # parallel, every output cached by content, lineage from file to source.
 # Finally the loop closes on ELEC2: keel serve monitors drift and accuracy,
 # an alert rule starts the retraining pipeline, the new version passes its
-# gates, is promoted and hot-swapped (docs/monitoring.md). The feature store
-# (point-in-time training sets) is still to come.
+# gates, is promoted and hot-swapped (docs/monitoring.md). Before it, the
+# feature store (examples/features): features defined once over the Beijing
+# air-quality data, a point-in-time-correct training set, a model trained on
+# it, served from entity keys alone with online features.
 set -euo pipefail
 
 KEEL=$(realpath "${1:-build/keel}")
@@ -142,6 +144,9 @@ echo "what would a change of params.rounds re-run, and why?"
 (cd pipeline/pipeline && "$KEEL" run -p rounds=300 --dry-run)
 echo "where did the registered model's numbers come from?"
 (cd pipeline/pipeline && "$KEEL" lineage work/best.json | head -6)
+
+step "Feature store: definitions → point-in-time training set → model → online store → prediction from entity keys"
+bash "$ROOT/examples/features/run.sh" "$KEEL" "$WORK/features-example" | sed 's/^/  /'
 
 step "The loop on ELEC2: serve with monitoring, drift and accuracy drop detected, retrained and promoted without a human"
 # examples/monitoring: a model trained on the first 4,000 half-hours of the
