@@ -12,6 +12,8 @@
 #include "cli.h"
 
 #include <keel/dataset.h>
+#include <keel/tracking.h>
+#include <keel/util.h>
 #include <keel/features.h>
 
 #include <stdio.h>
@@ -68,6 +70,85 @@ static bool needs_workspace(const keel_feature_repo *repo, const keel_feature_re
     return false;
 }
 
+/* The lineage of a training set: a tracking run in experiment
+ * "features:PROJECT" with the requested features as params, the label file
+ * and every source read as dataset inputs (with their SHA-256), the
+ * definitions' digest, and the output's digest (and dataset version) as
+ * tags. Returns the run id (arena) or NULL when it could not be recorded
+ * (the training set itself is written either way). */
+static const char *record_lineage(struct cli_ctx *ctx, const keel_feature_repo *repo,
+                                  const keel_training_set_opts *o,
+                                  const keel_training_set_result *res,
+                                  const keel_dataset_version *v)
+{
+    keel_arena *a = &ctx->arena;
+    keel_store *s = ctx->ws->store;
+    keel_err err;
+    int64_t exp = 0;
+    const char *exp_name = keel_arena_sprintf(a, "features:%s", repo->project);
+    if (keel_experiment_resolve(s, exp_name, &exp, &err) == KEEL_ENOTFOUND &&
+        keel_experiment_create(s, exp_name, NULL, NULL, 0, &exp, &err) != KEEL_OK)
+        return NULL;
+    char out_sha[KEEL_SHA256_HEX_LEN + 1], labels_sha[KEEL_SHA256_HEX_LEN + 1];
+    if (keel_sha256_file(o->out_path, out_sha, NULL, &err) != KEEL_OK ||
+        keel_sha256_file(o->entities_path, labels_sha, NULL, &err) != KEEL_OK)
+        return NULL;
+    const char *features = "";
+    for (size_t i = 0; i < o->n_features; i++) {
+        const keel_feature_view *fv = &repo->views[o->features[i].view];
+        features = keel_arena_sprintf(a, "%s%s%s:%s", features, i ? "," : "", fv->name,
+                                      fv->features[o->features[i].feature].name);
+    }
+    keel_kv tags[] = {
+        { "keel.kind", "training-set" }, { "keel.features.project", repo->project },
+        { "keel.features.digest", repo->digest }, { "keel.output", o->out_path },
+        { "keel.output.sha256", out_sha },
+        { "keel.dataset", v != NULL ? keel_arena_sprintf(a, "%s@%lld", v->name,
+                                                         (long long)v->version) : "" },
+    };
+    keel_run_create_opts ro = { .experiment_id = exp, .run_name = "training-set", .tags = tags,
+                                .n_tags = v != NULL ? 6 : 5 };
+    const char *run = NULL;
+    if (keel_run_create(s, &ro, a, &run, &err) != KEEL_OK)
+        return NULL;
+    keel_kv params[] = {
+        { "features", keel_arena_strndup(a, features, strnlen(features, KEEL_MAX_PARAM_VALUE_LEN)) },
+        { "timestamp_column", o->timestamp_column != NULL ? o->timestamp_column
+                                                          : "event_timestamp" },
+        { "on_bad_row", o->bad_rows == KEEL_BAD_ROW_SKIP ? "skip" : "fail" },
+    };
+    keel_metric metrics[] = { { "rows", (double)res->rows, keel_now_ms(), 0 },
+                              { "skipped", (double)res->skipped, keel_now_ms(), 0 } };
+    keel_run_log_batch(s, run, metrics, 2, params, 3, NULL, 0, &err);
+    /* Inputs: the label rows and each source read (once). */
+    keel_dataset_input *in = keel_arena_alloc(a, (repo->n_sources + 2) * sizeof *in);
+    keel_kv *ctx_labels = keel_arena_alloc(a, sizeof *ctx_labels);
+    *ctx_labels = (keel_kv){ "mlflow.data.context", "labels" };
+    size_t n_in = 0;
+    in[n_in++] = (keel_dataset_input){ { "labels", keel_arena_strdup(a, labels_sha), "local",
+                                         o->entities_path, NULL, NULL }, ctx_labels, 1 };
+    keel_kv *ctx_src = keel_arena_alloc(a, sizeof *ctx_src);
+    *ctx_src = (keel_kv){ "mlflow.data.context", "feature-source" };
+    for (size_t src = 0; src < repo->n_sources; src++) {
+        bool used = false;
+        for (size_t i = 0; i < o->n_features && !used; i++)
+            used = repo->views[o->features[i].view].source == src;
+        const keel_feature_source *fs = &repo->sources[src];
+        char digest[KEEL_SHA256_HEX_LEN + 1] = "";
+        if (!used || (fs->path != NULL &&
+                      keel_sha256_file(fs->path, digest, NULL, &err) != KEEL_OK))
+            continue;
+        in[n_in++] = (keel_dataset_input){ { fs->name, keel_arena_strdup(a, digest[0] ? digest
+                                                                          : fs->dataset),
+                                             fs->path != NULL ? "local" : "keel",
+                                             fs->path != NULL ? fs->path : fs->dataset, NULL,
+                                             NULL }, ctx_src, 1 };
+    }
+    keel_run_log_inputs(s, run, in, n_in, &err);
+    keel_run_update(s, run, "FINISHED", 0, NULL, &err);
+    return run;
+}
+
 static int cmd_training_set(struct cli_ctx *ctx)
 {
     const char *file = cli_opt(ctx, "file") != NULL ? cli_opt(ctx, "file") : "features.yaml";
@@ -108,6 +189,11 @@ static int cmd_training_set(struct cli_ctx *ctx)
         code = cli_fail(ctx);
         goto done;
     }
+    /* Lineage needs a keel home; without one the training set stands alone. */
+    keel_err no_home;
+    const char *lineage_run = NULL;
+    if (ctx->ws != NULL || keel_workspace_open(&ctx->ws, &no_home) == KEEL_OK)
+        lineage_run = record_lineage(ctx, repo, &o, &res, dataset != NULL ? &v : NULL);
     if (ctx->json) {
         json_t *feats = json_array();
         for (size_t i = 0; i < o.n_features; i++) {
@@ -119,6 +205,8 @@ static int cmd_training_set(struct cli_ctx *ctx)
         json_t *obj = json_pack("{s:s, s:I, s:I, s:o}", "out", o.out_path, "rows",
                                 (json_int_t)res.rows, "skipped", (json_int_t)res.skipped,
                                 "features", feats);
+        if (lineage_run != NULL)
+            json_object_set_new(obj, "lineage_run", json_string(lineage_run));
         if (dataset != NULL)
             json_object_set_new(obj, "dataset", json_pack("{s:s, s:I, s:s, s:b}", "name", v.name,
                                                           "version", (json_int_t)v.version,
@@ -145,6 +233,9 @@ static int cmd_training_set(struct cli_ctx *ctx)
         cli_table_row(&t, row);
     }
     cli_table_print(&t);
+    if (lineage_run != NULL)
+        printf("lineage: run %s (experiment features:%s): label rows, sources and definitions "
+               "with their digests\n", lineage_run, repo->project);
     if (dataset != NULL)
         printf("%s dataset %s@%lld (sha256 %.12s)\n",
                existed ? "Already stored as" : "Recorded as", v.name, (long long)v.version,

@@ -225,4 +225,23 @@ void serve_monitor_metrics(serve_app *app, keel_buf *b)
                         (unsigned long long)atomic_load(&app->feedback_invalid));
     if (app->rules != NULL)
         serve_rules_metrics(app->rules, b);
+    if (app->online != NULL) {
+        /* Freshness of the online features this server enriches with. */
+        keel_buf_puts(b, "# HELP keel_feature_view_staleness_seconds Age of the newest event "
+                         "written to the online store, per feature view.\n"
+                         "# TYPE keel_feature_view_staleness_seconds gauge\n");
+        const keel_feature_repo *repo = app->feature_repo;
+        int64_t now = keel_now_ms();
+        for (size_t v = 0; v < repo->n_views; v++) {
+            keel_online_freshness fr;
+            keel_err err;
+            if (!repo->views[v].online ||
+                keel_online_freshness_get(app->online, repo, v, &fr, &err) != KEEL_OK ||
+                fr.max_event_ms == 0)
+                continue;
+            keel_buf_printf(b, "keel_feature_view_staleness_seconds{project=\"%s\",view=\"%s\"} "
+                               "%.3f\n", repo->project, repo->views[v].name,
+                            (double)(now - fr.max_event_ms) / 1000.0);
+        }
+    }
 }

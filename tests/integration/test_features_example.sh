@@ -54,5 +54,11 @@ base=$(sed -n 's|.*listening on \(http://[0-9.:]*\).*|\1|p' "$WORK/serve.log")
 code=$(curl -s -o "$WORK/.e" -w '%{http_code}' "$base/invocations" -d '{"dataframe_records": [{"city": "x"}]}')
 [ "$code" = 400 ] && ok || fail "record without the key: $code"
 expect_contains "$WORK/.e" "row 0: the entity key 'station' is missing"
+curl -s "$base/metrics" >"$WORK/.m"
+expect_contains "$WORK/.m" 'keel_feature_view_staleness_seconds{project="air",view="weather"}'
 kill -TERM $serving; wait $serving 2>/dev/null || true
+# Lineage of the training set: a run with the label rows and the source as inputs.
+expect_exit 0 -- "$KEEL" runs search --experiment features:air --json
+expect_contains "$WORK/.out" '"keel.features.digest"'
+expect_contains "$WORK/.out" '"feature-source"'
 finish
