@@ -115,4 +115,40 @@ expect_contains recent.csv "day_of_week,period,nswprice,nswdemand,vicprice,vicde
 expect_exit 1 -- "$KEEL" monitor export nomodel --out x.csv
 expect_contains "$WORK/.err" "does not exist"
 
+# A pipeline trigger that fails (here: keel.yaml was edited after keel serve
+# checked the rules, and the pipeline is gone) is recorded with its error,
+# retried in the next windows, and the alert stays open while it is.
+kill $SERVE_PID 2>/dev/null; wait $SERVE_PID 2>/dev/null || true
+cat > failing-rules.yaml <<'YAML'
+pipelines: keel.yaml
+rules:
+  - name: always
+    model: elec
+    measure: psi
+    feature: any
+    above: 0
+    actions:
+      - pipeline: retrain
+        retries: 2
+YAML
+"$KEEL" serve elec@production --port 0 \
+    --window-rows 200 --min-window-rows 100 --window 1h --rules failing-rules.yaml \
+    2>"$WORK/serve2.log" &
+SERVE_PID=$!
+for _ in $(seq 200); do grep -q "listening on" "$WORK/serve2.log" && break; sleep 0.05; done
+sed -i 's/^pipeline: retrain$/pipeline: retrain-renamed/' keel.yaml
+PORT=$(sed -n 's|.*listening on http://[0-9.]*:\([0-9]*\).*|\1|p' "$WORK/serve2.log")
+python3 "$ROOT/examples/monitoring/replay.py" "$DATA" "$PORT" 20000 20800 200 >/dev/null && ok || fail "replay 2"
+sleep 1
+"$KEEL" monitor events elec --json >"$WORK/.events2"
+python3 - "$WORK/.events2" <<'PY' && ok || fail "failed trigger not recorded and retried"
+import json, sys
+ev = [e for e in json.load(open(sys.argv[1])) if e["rule"] == "always"]
+states = [e["state"] for e in sorted(ev, key=lambda e: e["time"])]
+assert states[0] == "firing" and states.count("retried") == 2, states
+assert "resolved" not in states, states
+first = min(ev, key=lambda e: e["time"])
+assert "no pipeline 'retrain'" in first["actions"][0]["error"], first
+PY
+
 finish
