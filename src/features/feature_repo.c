@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -903,7 +904,13 @@ static int check_csv_sources(keel_feature_repo *repo, keel_err *err)
         keel_frame *header = NULL;
         keel_err sub;
         keel_err_clear(&sub);
-        int rc = keel_csv_chunks_open(s->path, 0, 0, &chunks, &sub);
+        /* A device or a pipe has no end to find a header line in. */
+        struct stat st;
+        int rc = stat(s->path, &st) == 0 && !S_ISREG(st.st_mode)
+                     ? keel_errf(&sub, KEEL_EINVAL, "%s is not a regular file", s->path)
+                     : KEEL_OK;
+        if (rc == KEEL_OK)
+            rc = keel_csv_chunks_open(s->path, 0, 0, &chunks, &sub);
         if (rc == KEEL_OK)
             rc = keel_csv_chunks_header(chunks, &header, &sub);
         keel_csv_chunks_close(chunks);

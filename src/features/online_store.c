@@ -22,6 +22,8 @@
  * transaction per batch; the Redis connection is used under st->lock and
  * dropped on any error (the next call reconnects).
  */
+#include "resp.h"
+
 #include <keel/features.h>
 #include <keel/util.h>
 
@@ -40,7 +42,6 @@
 
 #define RECORD_VERSION 1
 #define LMDB_MAP_SIZE ((size_t)8 << 30)
-#define REDIS_MAX_REPLY (64u << 20)       /* one bulk reply */
 #define REDIS_CHUNK 2000                  /* commands per pipelined round trip */
 #define REDIS_TIMEOUT_S 5
 
@@ -236,23 +237,6 @@ static bool decode_record(const keel_feature_view *fv, const char *p, size_t len
 
 /* ---- Redis: a small RESP client ---- */
 
-typedef struct reply {
-    char type;                        /* '+', '-', ':', '$', '*' */
-    long long integer;                /* ':'; '$' / '*' length, -1 = nil */
-    char *str;                        /* '+', '-', '$' (malloc, NUL-terminated) */
-    size_t len;
-    struct reply *elems;              /* '*' */
-} reply;
-
-static void reply_free(reply *r)
-{
-    free(r->str);
-    for (long long i = 0; r->type == '*' && i < r->integer; i++)
-        reply_free(&r->elems[i]);
-    free(r->elems);
-    memset(r, 0, sizeof *r);
-}
-
 static void redis_drop(keel_online_store *st)
 {
     if (st->fd >= 0)
@@ -313,92 +297,28 @@ static int redis_fill(keel_online_store *st, size_t need, keel_err *err)
     return KEEL_OK;
 }
 
-static int redis_line(keel_online_store *st, const char **out, size_t *out_len, keel_err *err)
+/* Reads one reply (keel_resp_reply_free it), receiving until it is all
+ * there; a protocol error drops the connection. */
+static int redis_read(keel_online_store *st, keel_resp_reply *out, keel_err *err)
 {
-    for (size_t scanned = 0;;) {
-        const char *start = st->rbuf + st->rpos;
-        size_t avail = st->rlen - st->rpos;
-        const char *nl = avail > scanned ? memchr(start + scanned, '\n', avail - scanned) : NULL;
-        if (nl != NULL) {
-            size_t n = (size_t)(nl - start);
-            if (n == 0 || start[n - 1] != '\r')
-                return redis_fail(st, err, "protocol error (line without CRLF)", 0);
-            *out = start;
-            *out_len = n - 1;
-            st->rpos += n + 1;
+    for (;;) {
+        size_t n = 0;
+        enum keel_resp_status s =
+            keel_resp_parse(st->rbuf != NULL ? st->rbuf + st->rpos : "", st->rlen - st->rpos,
+                            out, &n);
+        if (s == KEEL_RESP_OK) {
+            st->rpos += n;
             return KEEL_OK;
         }
-        if (avail > 65536)
-            return redis_fail(st, err, "protocol error (line too long)", 0);
-        scanned = avail;
-        int rc = redis_fill(st, avail + 1, err);
+        if (s == KEEL_RESP_NOMEM) {
+            redis_drop(st);  /* the rest of this reply is still unread */
+            return keel_errf(err, KEEL_ENOMEM, "out of memory reading from %s", st->uri);
+        }
+        if (s != KEEL_RESP_INCOMPLETE)
+            return redis_fail(st, err, keel_resp_status_text(s), 0);
+        int rc = redis_fill(st, n, err);
         if (rc != KEEL_OK)
             return rc;
-    }
-}
-
-static int redis_read(keel_online_store *st, reply *out, int depth, keel_err *err)
-{
-    memset(out, 0, sizeof *out);
-    const char *line = NULL;
-    size_t n = 0;
-    int rc = redis_line(st, &line, &n, err);
-    if (rc != KEEL_OK)
-        return rc;
-    if (n < 1)
-        return redis_fail(st, err, "protocol error (empty reply)", 0);
-    out->type = line[0];
-    char num[32];
-    size_t nn = n - 1 < sizeof num - 1 ? n - 1 : sizeof num - 1;
-    memcpy(num, line + 1, nn);
-    num[nn] = '\0';
-    switch (out->type) {
-    case '+':
-    case '-':
-        out->str = strndup(line + 1, n - 1);
-        out->len = n - 1;
-        return out->str ? KEEL_OK : keel_errf(err, KEEL_ENOMEM, "out of memory");
-    case ':':
-        out->integer = strtoll(num, NULL, 10);
-        return KEEL_OK;
-    case '$':
-        out->integer = strtoll(num, NULL, 10);
-        if (out->integer < 0)
-            return KEEL_OK;
-        if ((unsigned long long)out->integer > REDIS_MAX_REPLY)
-            return redis_fail(st, err, "reply larger than 64 MiB", 0);
-        out->len = (size_t)out->integer;
-        if ((rc = redis_fill(st, out->len + 2, err)) != KEEL_OK)
-            return rc;
-        out->str = malloc(out->len + 1);
-        if (out->str == NULL)
-            return keel_errf(err, KEEL_ENOMEM, "out of memory");
-        memcpy(out->str, st->rbuf + st->rpos, out->len);
-        out->str[out->len] = '\0';
-        st->rpos += out->len + 2;
-        return KEEL_OK;
-    case '*':
-        out->integer = strtoll(num, NULL, 10);
-        if (out->integer <= 0)
-            return KEEL_OK;
-        if (depth > 2 || out->integer > 1024) {
-            out->integer = 0;
-            return redis_fail(st, err, "unexpected nested or long array reply", 0);
-        }
-        out->elems = calloc((size_t)out->integer, sizeof *out->elems);
-        if (out->elems == NULL) {
-            out->integer = 0;
-            return keel_errf(err, KEEL_ENOMEM, "out of memory");
-        }
-        for (long long i = 0; i < out->integer; i++) {
-            if ((rc = redis_read(st, &out->elems[i], depth + 1, err)) != KEEL_OK) {
-                out->integer = i + 1;
-                return rc;
-            }
-        }
-        return KEEL_OK;
-    default:
-        return redis_fail(st, err, "protocol error (unknown reply type)", 0);
     }
 }
 
@@ -459,11 +379,11 @@ static int redis_connect(keel_online_store *st, keel_err *err)
         int rc = b.oom ? keel_errf(err, KEEL_ENOMEM, "out of memory")
                        : redis_write_all(st, b.p, b.len, err);
         free(b.p);
-        reply r;
-        if (rc == KEEL_OK && (rc = redis_read(st, &r, 0, err)) == KEEL_OK) {
+        keel_resp_reply r;
+        if (rc == KEEL_OK && (rc = redis_read(st, &r, err)) == KEEL_OK) {
             if (r.type == '-')
                 rc = keel_errf(err, KEEL_EINVAL, "online store %s: SELECT: %s", st->uri, r.str);
-            reply_free(&r);
+            keel_resp_reply_free(&r);
         }
         if (rc != KEEL_OK) {
             redis_drop(st);
@@ -475,8 +395,8 @@ static int redis_connect(keel_online_store *st, keel_err *err)
 
 /* Sends the pipelined commands in b (n of them) and reads n replies into
  * replies[0..n) (reply_free each). Under st->lock. */
-static int redis_roundtrip(keel_online_store *st, const bytes *b, size_t n, reply *replies,
-                           keel_err *err)
+static int redis_roundtrip(keel_online_store *st, const bytes *b, size_t n,
+                           keel_resp_reply *replies, keel_err *err)
 {
     if (b->oom)
         return keel_errf(err, KEEL_ENOMEM, "out of memory building a Redis pipeline");
@@ -490,11 +410,11 @@ static int redis_roundtrip(keel_online_store *st, const bytes *b, size_t n, repl
         if (rc == KEEL_OK)
             rc = redis_write_all(st, b->p, b->len, err);
         for (size_t i = 0; rc == KEEL_OK && i < n; i++)
-            rc = redis_read(st, &replies[i], 0, err);
+            rc = redis_read(st, &replies[i], err);
         if (rc == KEEL_OK)
             break;
         for (size_t j = 0; j < n; j++)
-            reply_free(&replies[j]);
+            keel_resp_reply_free(&replies[j]);
         if (!reused || rc != KEEL_EBUSY)
             return rc;
     }
@@ -504,7 +424,7 @@ static int redis_roundtrip(keel_online_store *st, const bytes *b, size_t n, repl
         if (replies[i].type == '-') {
             keel_errf(err, KEEL_EINVAL, "online store %s: %s", st->uri, replies[i].str);
             for (size_t j = 0; j < n; j++)
-                reply_free(&replies[j]);
+                keel_resp_reply_free(&replies[j]);
             return KEEL_EINVAL;
         }
     return KEEL_OK;
@@ -705,7 +625,7 @@ static int redis_write(keel_online_store *st, const keel_feature_repo *repo,
                        size_t *out_written, int64_t *max_event, keel_err *err)
 {
     bytes cmd = { 0 }, key = { 0 }, val = { 0 };
-    reply *replies = calloc(REDIS_CHUNK + 1, sizeof *replies);
+    keel_resp_reply *replies = calloc(REDIS_CHUNK + 1, sizeof *replies);
     if (replies == NULL)
         return keel_errf(err, KEEL_ENOMEM, "out of memory");
     size_t written = 0;
@@ -731,7 +651,7 @@ static int redis_write(keel_online_store *st, const keel_feature_repo *repo,
                 if (rows[at + i].event_ms > *max_event)
                     *max_event = rows[at + i].event_ms;
             }
-            reply_free(&replies[i]);
+            keel_resp_reply_free(&replies[i]);
         }
     }
     if (rc == KEEL_OK) {
@@ -746,7 +666,7 @@ static int redis_write(keel_online_store *st, const keel_feature_repo *repo,
         cmd.len = 0;
         redis_cmd(&cmd, 7, argv, lens);
         if ((rc = redis_roundtrip(st, &cmd, 1, replies, err)) == KEEL_OK)
-            reply_free(&replies[0]);
+            keel_resp_reply_free(&replies[0]);
     }
     pthread_mutex_unlock(&st->lock);
     free(replies);
@@ -793,7 +713,7 @@ static int fetch(keel_online_store *st, const keel_feature_repo *repo, const siz
         mdb_txn_abort(txn);
         return KEEL_OK;
     }
-    reply *replies = calloc(REDIS_CHUNK, sizeof *replies);
+    keel_resp_reply *replies = calloc(REDIS_CHUNK, sizeof *replies);
     bytes cmd = { 0 };
     if (replies == NULL)
         return keel_errf(err, KEEL_ENOMEM, "out of memory");
@@ -814,7 +734,7 @@ static int fetch(keel_online_store *st, const keel_feature_repo *repo, const siz
                 !decode_record(&repo->views[views[at + i]], replies[i].str, replies[i].len, a,
                                &out[at + i]))
                 out[at + i] = (keel_online_record){ 0 };
-            reply_free(&replies[i]);
+            keel_resp_reply_free(&replies[i]);
         }
     }
     pthread_mutex_unlock(&st->lock);
@@ -955,7 +875,7 @@ int keel_online_freshness_get(keel_online_store *st, const keel_feature_repo *re
         const char *argv[] = { "HMGET", key.p, "max", "written", "rows" };
         size_t lens[] = { 5, key.len, 3, 7, 4 };
         redis_cmd(&cmd, 5, argv, lens);
-        reply r = { 0 };
+        keel_resp_reply r = { 0 };
         pthread_mutex_lock(&st->lock);
         rc = redis_roundtrip(st, &cmd, 1, &r, err);
         pthread_mutex_unlock(&st->lock);
@@ -965,7 +885,7 @@ int keel_online_freshness_get(keel_online_store *st, const keel_feature_repo *re
                 if (r.elems[i].str != NULL)
                     *f[i] = strtoll(r.elems[i].str, NULL, 10);
         }
-        reply_free(&r);
+        keel_resp_reply_free(&r);
         free(cmd.p);
     }
     free(key.p);

@@ -828,6 +828,11 @@ static void csv_header_checks(void **state)
              "file or directory", yaml, real);
     load_fails(yaml, KEEL_EIO, msg);
 
+    /* A device has no end to find a header line in: refused, not read. */
+    write_csv_yaml(yaml, "station", "/dev/zero", "datetime", "loaded_at", "wd");
+    snprintf(msg, sizeof msg, "%s:6:3: source 'beijing': /dev/zero is not a regular file", yaml);
+    load_fails(yaml, KEEL_EINVAL, msg);
+
     keel_test_write(path_in(p, dir, "empty.csv"), "");
     write_csv_yaml(yaml, "station", "empty.csv", "datetime", "loaded_at", "wd");
     snprintf(msg, sizeof msg, "%s:6:3: source 'beijing': %s/empty.csv:1: empty file: no header",
