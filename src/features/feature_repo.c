@@ -15,6 +15,7 @@
  * entities, sources, views, services, so that each refers only to what is
  * already read.
  */
+#include "core/yaml_doc.h"
 #include "features_internal.h"
 
 #include "pipeline/pipeline_internal.h"  /* keel_parse_duration */
@@ -65,13 +66,11 @@ static int fail_at(reader *r, const yaml_node_t *n, const char *fmt, ...)
 
 static int fail_at(reader *r, const yaml_node_t *n, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = keel_yaml_vfail(r->err, r->file, n, KEEL_EINVAL, fmt, ap);
     va_end(ap);
-    return keel_errf(r->err, KEEL_EINVAL, "%s:%zu:%zu: %s", r->file, n->start_mark.line + 1,
-                     n->start_mark.column + 1, msg);
+    return rc;
 }
 
 /* KEEL_ELIMIT at n unless count (of `what`) is at most max. */
@@ -86,11 +85,6 @@ static int within(reader *r, const yaml_node_t *n, size_t count, size_t max, con
 static int oom(reader *r)
 {
     return keel_errf(r->err, KEEL_ENOMEM, "%s: out of memory", r->file);
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-    return n != NULL && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
 static yaml_node_t *node(reader *r, int id)
@@ -109,7 +103,7 @@ static const char *node_kind(const yaml_node_t *n)
 static int key_index(reader *r, const yaml_node_t *k, const char *const *keys, size_t n_keys,
                      const char *where, size_t *out)
 {
-    const char *key = scalar(k);
+    const char *key = keel_yaml_scalar(k);
     for (size_t i = 0; key != NULL && i < n_keys; i++)
         if (strcmp(key, keys[i]) == 0) {
             *out = i;
@@ -151,7 +145,7 @@ static int read_fields(reader *r, const yaml_node_t *map, const char *const *key
 /* A non-empty string value (copied into the repo's arena). */
 static int text_value(reader *r, const yaml_node_t *n, const char *what, const char **out)
 {
-    const char *s = scalar(n);
+    const char *s = keel_yaml_scalar(n);
     if (s == NULL)
         return fail_at(r, n, "%s must be a string, not %s", what, node_kind(n));
     if (s[0] == '\0' || strlen(s) != n->data.scalar.length)
@@ -165,7 +159,7 @@ static int text_value(reader *r, const yaml_node_t *n, const char *what, const c
  * ("view:feature", comma-separated lists) and in output column names. */
 static int read_name(reader *r, const yaml_node_t *n, const char *what, const char **out)
 {
-    const char *s = scalar(n);
+    const char *s = keel_yaml_scalar(n);
     bool ok = s != NULL && s[0] != '\0' && strlen(s) == n->data.scalar.length &&
               strlen(s) <= NAME_MAX_BYTES;
     for (const char *p = s; ok && *p != '\0'; p++)
@@ -182,7 +176,7 @@ static int read_name(reader *r, const yaml_node_t *n, const char *what, const ch
  * lists are comma-separated), control characters and spaces at either end. */
 static int read_column_name(reader *r, const yaml_node_t *n, const char *what, const char **out)
 {
-    const char *s = scalar(n);
+    const char *s = keel_yaml_scalar(n);
     size_t len = s != NULL ? strlen(s) : 0;
     bool ok = s != NULL && len > 0 && len == n->data.scalar.length && len <= COLUMN_MAX_BYTES &&
               s[0] != ' ' && s[len - 1] != ' ';
@@ -205,7 +199,7 @@ static int section(reader *r, const yaml_node_t *n, const char *what, yaml_node_
     *out_n = 0;
     if (n == NULL)
         return KEEL_OK;
-    const char *s = scalar(n);
+    const char *s = keel_yaml_scalar(n);
     if (s != NULL && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
         (s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0))
         return KEEL_OK;
@@ -267,7 +261,7 @@ static const type_name key_types[] = { { "int", KEEL_COL_INT }, { "string", KEEL
 static int read_type(reader *r, const yaml_node_t *n, const char *what, const type_name *types,
                      size_t n_types, enum keel_col_type *out)
 {
-    const char *s = scalar(n);
+    const char *s = keel_yaml_scalar(n);
     char allowed[64] = "";
     for (size_t i = 0; i < n_types; i++) {
         if (s != NULL && strcmp(s, types[i].name) == 0) {
@@ -519,7 +513,7 @@ static int read_view_entities(reader *r, keel_feature_view *fv, const yaml_node_
         return oom(r);
     for (size_t i = 0; i < count; i++) {
         const yaml_node_t *item = list_item(r, n, items, i);
-        const char *name = scalar(item);
+        const char *name = keel_yaml_scalar(item);
         if (name == NULL)
             return fail_at(r, item, "feature view '%s': an entity is a name, not %s", fv->name,
                            node_kind(item));
@@ -608,7 +602,7 @@ static int read_view_features(reader *r, keel_feature_view *fv, const yaml_node_
 static int read_ttl(reader *r, const yaml_node_t *n, int64_t *out)
 {
     double seconds = 0;
-    if (keel_parse_duration(scalar(n), &seconds) != KEEL_OK)
+    if (keel_parse_duration(keel_yaml_scalar(n), &seconds) != KEEL_OK)
         return fail_at(r, n, "ttl must be a duration such as 30s, 15m, 3h or 7d (0 = values "
                        "never expire)");
     double ms = seconds * 1000;
@@ -624,7 +618,7 @@ static int read_bool(reader *r, const yaml_node_t *n, const char *what, bool *ou
 {
     static const char *const yes[] = { "true", "True", "TRUE", "yes", "on" };
     static const char *const no[] = { "false", "False", "FALSE", "no", "off" };
-    const char *s = scalar(n);
+    const char *s = keel_yaml_scalar(n);
     for (size_t i = 0; s != NULL && i < sizeof yes / sizeof yes[0]; i++) {
         if (strcmp(s, yes[i]) == 0) {
             *out = true;
@@ -658,7 +652,7 @@ static int read_view(reader *r, const yaml_node_t *k, const yaml_node_t *v,
         return rc;
     if (field[VK_SOURCE] == NULL)
         return fail_at(r, k, "feature view '%s' needs a source", fv->name);
-    const char *source = scalar(field[VK_SOURCE]);
+    const char *source = keel_yaml_scalar(field[VK_SOURCE]);
     if (source == NULL)
         return fail_at(r, field[VK_SOURCE], "source of feature view '%s' must be a source name",
                        fv->name);
@@ -794,7 +788,7 @@ static int read_service(reader *r, const yaml_node_t *n, keel_feature_service *s
         return oom(r);
     for (size_t i = 0; i < count; i++) {
         const yaml_node_t *item = list_item(r, n, items, i);
-        const char *text = scalar(item);
+        const char *text = keel_yaml_scalar(item);
         if (text == NULL)
             return fail_at(r, item, "feature service '%s': a feature is view:feature, not %s",
                            svc->name, node_kind(item));
@@ -965,21 +959,12 @@ static int load_document(const char *path, const char *text, size_t len, yaml_do
     if (len > FEATURE_REPO_MAX_BYTES)
         return keel_errf(err, KEEL_ELIMIT, "%s: larger than %u bytes", path,
                          FEATURE_REPO_MAX_BYTES);
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser))
-        return keel_errf(err, KEEL_ENOMEM, "%s: cannot start the YAML parser", path);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    int rc = KEEL_OK;
-    if (!yaml_parser_load(&parser, doc)) {
-        rc = keel_errf(err, KEEL_EPARSE, "%s:%zu:%zu: %s", path, parser.problem_mark.line + 1,
-                       parser.problem_mark.column + 1,
-                       parser.problem != NULL ? parser.problem : "YAML syntax error");
-    } else if (yaml_document_get_root_node(doc) == NULL) {
+    int rc = keel_yaml_parse(path, text, len, doc, err);
+    if (rc == KEEL_OK && yaml_document_get_root_node(doc) == NULL) {
         yaml_document_delete(doc);
         rc = keel_errf(err, KEEL_EINVAL, "%s: empty: expected a mapping with project, entities, "
                        "sources, feature_views", path);
     }
-    yaml_parser_delete(&parser);
     return rc;
 }
 

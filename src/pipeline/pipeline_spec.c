@@ -9,6 +9,7 @@
  * holds has been substituted (other ${…} forms are left for the shell); step
  * instance names are unique.
  */
+#include "core/yaml_doc.h"
 #include "pipeline_internal.h"
 
 #include <keel/buf.h>
@@ -40,18 +41,11 @@ static int fail_at(reader *r, const yaml_node_t *n, const char *fmt, ...)
 
 static int fail_at(reader *r, const yaml_node_t *n, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = keel_yaml_vfail(r->err, r->file, n, KEEL_EINVAL, fmt, ap);
     va_end(ap);
-    return keel_errf(r->err, KEEL_EINVAL, "%s:%zu:%zu: %s", r->file, n->start_mark.line + 1,
-                     n->start_mark.column + 1, msg);
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-    return n != NULL && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+    return rc;
 }
 
 static yaml_node_t *node(reader *r, int id)
@@ -64,7 +58,7 @@ static yaml_node_t *node(reader *r, int id)
 static int key_index(reader *r, const yaml_node_t *k, const char *const *keys, size_t n_keys,
                      const char *where, size_t *out)
 {
-    const char *key = scalar(k);
+    const char *key = keel_yaml_scalar(k);
     for (size_t i = 0; key != NULL && i < n_keys; i++)
         if (strcmp(key, keys[i]) == 0) {
             *out = i;
@@ -88,13 +82,13 @@ static int want_scalar(reader *r, const yaml_node_t *n, const char *what, const 
     if (n->type != YAML_SCALAR_NODE)
         return fail_at(r, n, "%s must be a string or number, not a %s", what,
                        n->type == YAML_MAPPING_NODE ? "mapping" : "list");
-    *out = scalar(n);
+    *out = keel_yaml_scalar(n);
     return KEEL_OK;
 }
 
 static int parse_bool(reader *r, const yaml_node_t *n, const char *what, bool *out)
 {
-    const char *s = scalar(n);
+    const char *s = keel_yaml_scalar(n);
     if (s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "on") == 0)) {
         *out = true;
         return KEEL_OK;
@@ -109,7 +103,7 @@ static int parse_bool(reader *r, const yaml_node_t *n, const char *what, bool *o
 static int parse_int(reader *r, const yaml_node_t *n, const char *what, long lo, long hi,
                      long *out)
 {
-    const char *s = scalar(n);
+    const char *s = keel_yaml_scalar(n);
     char *end = NULL;
     errno = 0;
     long v = s != NULL ? strtol(s, &end, 10) : 0;
@@ -140,7 +134,7 @@ int keel_parse_duration(const char *s, double *out)
 
 static int parse_duration_node(reader *r, const yaml_node_t *n, const char *what, double *out)
 {
-    if (keel_parse_duration(scalar(n), out) != KEEL_OK)
+    if (keel_parse_duration(keel_yaml_scalar(n), out) != KEEL_OK)
         return fail_at(r, n, "%s must be a duration such as 30s, 5m, 2h or a number of seconds",
                        what);
     return KEEL_OK;
@@ -149,7 +143,7 @@ static int parse_duration_node(reader *r, const yaml_node_t *n, const char *what
 /* "4G", "512M", "1024" (MiB) → MiB. */
 static int parse_memory(reader *r, const yaml_node_t *n, int64_t *out)
 {
-    const char *s = scalar(n);
+    const char *s = keel_yaml_scalar(n);
     char *end = NULL;
     errno = 0;
     double v = s != NULL ? strtod(s, &end) : NAN;
@@ -532,8 +526,8 @@ static int expand_foreach(reader *r, const yaml_node_t *n, item **out, size_t *o
     }
     const yaml_node_t *matrix = NULL;
     if (n->type == YAML_MAPPING_NODE && n->data.mapping.pairs.top - n->data.mapping.pairs.start == 1 &&
-        scalar(node(r, n->data.mapping.pairs.start[0].key)) != NULL &&
-        strcmp(scalar(node(r, n->data.mapping.pairs.start[0].key)), "matrix") == 0)
+        keel_yaml_scalar(node(r, n->data.mapping.pairs.start[0].key)) != NULL &&
+        strcmp(keel_yaml_scalar(node(r, n->data.mapping.pairs.start[0].key)), "matrix") == 0)
         matrix = node(r, n->data.mapping.pairs.start[0].value);
     if (matrix == NULL || matrix->type != YAML_MAPPING_NODE)
         return fail_at(r, n, "foreach must be a list, or a mapping with one key 'matrix' "
@@ -598,7 +592,7 @@ static int read_steps(reader *r, const yaml_node_t *steps)
     for (size_t si = 0; si < n_raw; si++) {
         raw_step raw = { .name_node = node(r, steps->data.mapping.pairs.start[si].key) };
         const yaml_node_t *body = node(r, steps->data.mapping.pairs.start[si].value);
-        const char *name = scalar(raw.name_node);
+        const char *name = keel_yaml_scalar(raw.name_node);
         if (name == NULL || name[0] == '\0' || strpbrk(name, "[]/ \t\n,=") != NULL)
             return fail_at(r, raw.name_node, "a step name must be a non-empty string without "
                                              "spaces, '/', ',', '=' or brackets");
@@ -747,7 +741,7 @@ static int find_pipeline(reader *r, const yaml_node_t *root, const char *name,
     const yaml_node_t *pipelines = NULL;
     for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
          pair < root->data.mapping.pairs.top; pair++) {
-        const char *key = scalar(node(r, pair->key));
+        const char *key = keel_yaml_scalar(node(r, pair->key));
         if (key != NULL && strcmp(key, "pipelines") == 0)
             pipelines = node(r, pair->value);
     }
@@ -757,8 +751,8 @@ static int find_pipeline(reader *r, const yaml_node_t *root, const char *name,
         if (name != NULL) {
             for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
                  pair < root->data.mapping.pairs.top; pair++) {
-                const char *key = scalar(node(r, pair->key));
-                const char *value = scalar(node(r, pair->value));
+                const char *key = keel_yaml_scalar(node(r, pair->key));
+                const char *value = keel_yaml_scalar(node(r, pair->value));
                 if (key != NULL && strcmp(key, "pipeline") == 0 && value != NULL &&
                     strcmp(value, name) != 0)
                     return keel_errf(r->err, KEEL_ENOTFOUND, "%s: no pipeline '%s' (it has '%s')",
@@ -780,10 +774,10 @@ static int find_pipeline(reader *r, const yaml_node_t *root, const char *name,
         const yaml_node_t *v = node(r, pipelines->data.mapping.pairs.start[i].value);
         if ((rc = want_mapping(r, v, "a pipeline")) != KEEL_OK)
             return rc;
-        if ((name == NULL && count == 1) || (name != NULL && scalar(k) != NULL &&
-                                             strcmp(scalar(k), name) == 0)) {
+        if ((name == NULL && count == 1) || (name != NULL && keel_yaml_scalar(k) != NULL &&
+                                             strcmp(keel_yaml_scalar(k), name) == 0)) {
             *out_map = v;
-            *out_name = scalar(k);
+            *out_name = keel_yaml_scalar(k);
             return KEEL_OK;
         }
     }
@@ -796,24 +790,15 @@ static int find_pipeline(reader *r, const yaml_node_t *root, const char *name,
 static int load_document(const char *path, const char *text, size_t len, yaml_document_t *doc,
                          keel_err *err)
 {
-    yaml_parser_t parser;
     if (len > SPEC_MAX_BYTES)
         return keel_errf(err, KEEL_ELIMIT, "%s: larger than %u bytes", path, SPEC_MAX_BYTES);
-    if (!yaml_parser_initialize(&parser))
-        return keel_errf(err, KEEL_ENOMEM, "%s: cannot start the YAML parser", path);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    int rc = KEEL_OK;
-    if (!yaml_parser_load(&parser, doc)) {
-        rc = keel_errf(err, KEEL_EPARSE, "%s:%zu:%zu: %s", path, parser.problem_mark.line + 1,
-                       parser.problem_mark.column + 1,
-                       parser.problem != NULL ? parser.problem : "YAML syntax error");
-    } else if (yaml_document_get_root_node(doc) == NULL ||
-               yaml_document_get_root_node(doc)->type != YAML_MAPPING_NODE) {
+    int rc = keel_yaml_parse(path, text, len, doc, err);
+    if (rc == KEEL_OK && (yaml_document_get_root_node(doc) == NULL ||
+                          yaml_document_get_root_node(doc)->type != YAML_MAPPING_NODE)) {
         yaml_document_delete(doc);
         rc = keel_errf(err, KEEL_EINVAL, "%s: expected a mapping with 'pipeline' and 'steps' "
                                          "(or 'pipelines')", path);
     }
-    yaml_parser_delete(&parser);
     return rc;
 }
 
@@ -906,15 +891,15 @@ int keel_pipeline_names(const char *path, keel_arena *a, const char ***out_names
     const char **names = keel_arena_alloc(a, cap * sizeof *names);
     for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
          pair < root->data.mapping.pairs.top; pair++) {
-        const char *key = scalar(node(&r, pair->key));
+        const char *key = keel_yaml_scalar(node(&r, pair->key));
         const yaml_node_t *v = node(&r, pair->value);
-        if (key != NULL && strcmp(key, "pipeline") == 0 && scalar(v) != NULL) {
-            names[n++] = keel_arena_strdup(a, scalar(v));
+        if (key != NULL && strcmp(key, "pipeline") == 0 && keel_yaml_scalar(v) != NULL) {
+            names[n++] = keel_arena_strdup(a, keel_yaml_scalar(v));
         } else if (key != NULL && strcmp(key, "pipelines") == 0 && v->type == YAML_MAPPING_NODE) {
             for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
                  q++)
-                if (scalar(node(&r, q->key)) != NULL)
-                    names[n++] = keel_arena_strdup(a, scalar(node(&r, q->key)));
+                if (keel_yaml_scalar(node(&r, q->key)) != NULL)
+                    names[n++] = keel_arena_strdup(a, keel_yaml_scalar(node(&r, q->key)));
         }
     }
     yaml_document_delete(&doc);

@@ -3,6 +3,7 @@
  * every error placed at file:line:column. The format is in keel/gate.h and
  * docs/gates.md.
  */
+#include "core/yaml_doc.h"
 #include <keel/gate.h>
 #include <keel/util.h>
 
@@ -26,23 +27,16 @@ static int fail_at(reader *r, const yaml_node_t *n, int code, const char *fmt, .
 
 static int fail_at(reader *r, const yaml_node_t *n, int code, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    code = keel_yaml_vfail(r->err, r->name, n, code, fmt, ap);
     va_end(ap);
-    return keel_errf(r->err, code, "%s:%zu:%zu: %s", r->name, n->start_mark.line + 1,
-                     n->start_mark.column + 1, msg);
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-    return n != NULL && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+    return code;
 }
 
 static int number(reader *r, const yaml_node_t *n, const char *what, double *out)
 {
-    const char *text = scalar(n);
+    const char *text = keel_yaml_scalar(n);
     char *end = NULL;
     errno = 0;
     double v = text != NULL ? strtod(text, &end) : NAN;
@@ -54,7 +48,7 @@ static int number(reader *r, const yaml_node_t *n, const char *what, double *out
 
 static int text_value(reader *r, const yaml_node_t *n, const char *what, const char **out)
 {
-    const char *text = scalar(n);
+    const char *text = keel_yaml_scalar(n);
     if (text == NULL || text[0] == '\0')
         return fail_at(r, n, KEEL_EINVAL, "%s must be a non-empty string", what);
     *out = keel_arena_strdup(&r->p->arena, text);
@@ -72,7 +66,7 @@ static const struct {
 /* "metrics.test_auc >= 0.90" */
 static int short_metric_gate(reader *r, const yaml_node_t *n, keel_gate *g)
 {
-    const char *text = scalar(n);
+    const char *text = keel_yaml_scalar(n);
     const char *expect = "expected a gate like \"metrics.test_auc >= 0.90\"";
     if (strncmp(text, "metrics.", 8) != 0)
         return fail_at(r, n, KEEL_EINVAL, "%s", expect);
@@ -114,7 +108,7 @@ static int long_gate(reader *r, const yaml_node_t *n, keel_gate *g)
          pair++) {
         const yaml_node_t *k = yaml_document_get_node(r->doc, pair->key);
         const yaml_node_t *v = yaml_document_get_node(r->doc, pair->value);
-        const char *key = scalar(k);
+        const char *key = keel_yaml_scalar(k);
         size_t i = 0;
         for (; key != NULL && i < sizeof gate_keys / sizeof gate_keys[0]; i++)
             if (strcmp(key, gate_keys[i]) == 0)
@@ -213,7 +207,7 @@ static int read_evaluation(reader *r, const yaml_node_t *map)
          pair < map->data.mapping.pairs.top; pair++) {
         const yaml_node_t *k = yaml_document_get_node(r->doc, pair->key);
         const yaml_node_t *v = yaml_document_get_node(r->doc, pair->value);
-        const char *key = scalar(k);
+        const char *key = keel_yaml_scalar(k);
         int rc;
         if (key != NULL && strcmp(key, "data") == 0)
             rc = text_value(r, v, "evaluation.data", &r->p->data);
@@ -240,7 +234,7 @@ static int read_root(reader *r, const yaml_node_t *root)
          pair < root->data.mapping.pairs.top; pair++) {
         const yaml_node_t *k = yaml_document_get_node(r->doc, pair->key);
         const yaml_node_t *v = yaml_document_get_node(r->doc, pair->value);
-        const char *key = scalar(k);
+        const char *key = keel_yaml_scalar(k);
         int rc;
         if (key != NULL && strcmp(key, "gates") == 0) {
             /* a second list would be counted onto the first one's n_gates */
@@ -272,21 +266,13 @@ int keel_gate_policy_parse(const char *name, const char *text, size_t len,
         return keel_errf(err, KEEL_ENOMEM, "out of memory");
     keel_arena_init(&p->arena, 0);
     p->path = keel_arena_strdup(&p->arena, name);
-    yaml_parser_t parser;
     yaml_document_t doc;
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    int rc;
-    if (!yaml_parser_load(&parser, &doc)) {
-        rc = keel_errf(err, KEEL_EPARSE, "%s:%zu:%zu: %s", name, parser.problem_mark.line + 1,
-                       parser.problem_mark.column + 1,
-                       parser.problem != NULL ? parser.problem : "invalid YAML");
-    } else {
+    int rc = keel_yaml_parse(name, text, len, &doc, err);
+    if (rc == KEEL_OK) {
         reader r = { name, &doc, p, err };
         rc = read_root(&r, yaml_document_get_root_node(&doc));
         yaml_document_delete(&doc);
     }
-    yaml_parser_delete(&parser);
     if (rc != KEEL_OK) {
         keel_gate_policy_free(p);
         return rc;

@@ -25,6 +25,7 @@
  * have no reference profile, unknown measures or features, pipelines the
  * pipeline file does not declare — with file:line:column.
  */
+#include "core/yaml_doc.h"
 #include "serve.h"
 
 #include <keel/pipeline.h>
@@ -92,18 +93,11 @@ static int fail_at(reader *r, const yaml_node_t *n, const char *fmt, ...)
 
 static int fail_at(reader *r, const yaml_node_t *n, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = keel_yaml_vfail(r->err, r->file, n, KEEL_EINVAL, fmt, ap);
     va_end(ap);
-    return keel_errf(r->err, KEEL_EINVAL, "%s:%zu:%zu: %s", r->file, n->start_mark.line + 1,
-                     n->start_mark.column + 1, msg);
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-    return n != NULL && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+    return rc;
 }
 
 static yaml_node_t *node(reader *r, int id)
@@ -121,7 +115,7 @@ static bool in_list(const char *s, const char *const *list, size_t n)
 
 static int number(reader *r, const yaml_node_t *n, const char *what, double *out)
 {
-    const char *s = scalar(n);
+    const char *s = keel_yaml_scalar(n);
     char *end = NULL;
     errno = 0;
     double v = s != NULL ? strtod(s, &end) : NAN;
@@ -137,17 +131,17 @@ static int read_action(reader *r, const yaml_node_t *n, rule_action *a)
         return fail_at(r, n, "an action must be a mapping (pipeline: NAME or webhook: true)");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         const yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
-        const char *key = scalar(k);
+        const char *key = keel_yaml_scalar(k);
         double num = 0;
         /* libyaml keeps every pair of a repeated key: a second pipeline or
          * params would leak the first, or write past the first's array. */
         if (key != NULL && ((strcmp(key, "pipeline") == 0 && a->pipeline != NULL) ||
                             (strcmp(key, "params") == 0 && a->params != NULL)))
             return fail_at(r, k, "'%s' is given twice in an action", key);
-        if (key != NULL && strcmp(key, "pipeline") == 0 && scalar(v) != NULL) {
-            a->pipeline = strdup(scalar(v));
+        if (key != NULL && strcmp(key, "pipeline") == 0 && keel_yaml_scalar(v) != NULL) {
+            a->pipeline = strdup(keel_yaml_scalar(v));
         } else if (key != NULL && strcmp(key, "webhook") == 0) {
-            a->webhook = scalar(v) != NULL && strcmp(scalar(v), "true") == 0;
+            a->webhook = keel_yaml_scalar(v) != NULL && strcmp(keel_yaml_scalar(v), "true") == 0;
             if (!a->webhook)
                 return fail_at(r, v, "webhook must be true");
         } else if (key != NULL && strcmp(key, "retries") == 0) {
@@ -159,8 +153,8 @@ static int read_action(reader *r, const yaml_node_t *n, rule_action *a)
             size_t count = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
             a->params = calloc(count + 1, sizeof *a->params);
             for (size_t i = 0; i < count; i++) {
-                const char *pk = scalar(node(r, v->data.mapping.pairs.start[i].key));
-                const char *pv = scalar(node(r, v->data.mapping.pairs.start[i].value));
+                const char *pk = keel_yaml_scalar(node(r, v->data.mapping.pairs.start[i].key));
+                const char *pv = keel_yaml_scalar(node(r, v->data.mapping.pairs.start[i].value));
                 if (pk == NULL || pv == NULL)
                     return fail_at(r, v, "params must map names to strings or numbers");
                 a->params[a->n_params++] = (keel_kv){ strdup(pk), strdup(pv) };
@@ -195,20 +189,20 @@ static int read_rule(reader *r, const yaml_node_t *n, const serve_app *app,
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         const yaml_node_t *k = node(r, p->key);
         size_t i = 0;
-        while (i < 9 && (scalar(k) == NULL || strcmp(scalar(k), keys[i]) != 0))
+        while (i < 9 && (keel_yaml_scalar(k) == NULL || strcmp(keel_yaml_scalar(k), keys[i]) != 0))
             i++;
         if (i == 9)
             return fail_at(r, k, "unknown key '%s' in a rule (allowed: name, model, measure, "
                                  "feature, above, below, for, min_labels, actions)",
-                           scalar(k) != NULL ? scalar(k) : "?");
+                           keel_yaml_scalar(k) != NULL ? keel_yaml_scalar(k) : "?");
         f[i] = node(r, p->value);
     }
     for (int i = 0; i < 3; i++)
-        if (f[i] == NULL || scalar(f[i]) == NULL || scalar(f[i])[0] == '\0')
+        if (f[i] == NULL || keel_yaml_scalar(f[i]) == NULL || keel_yaml_scalar(f[i])[0] == '\0')
             return fail_at(r, n, "a rule needs '%s' (a string)", keys[i]);
-    ru->name = strdup(scalar(f[0]));
-    ru->model = strdup(scalar(f[1]));
-    ru->measure = strdup(scalar(f[2]));
+    ru->name = strdup(keel_yaml_scalar(f[0]));
+    ru->model = strdup(keel_yaml_scalar(f[1]));
+    ru->measure = strdup(keel_yaml_scalar(f[2]));
     long slot = find_slot(app, ru->model);
     if (slot < 0)
         return fail_at(r, f[1], "model '%s' is not served here", ru->model);
@@ -225,9 +219,9 @@ static int read_rule(reader *r, const yaml_node_t *n, const serve_app *app,
         return fail_at(r, f[1], "model '%s' has no reference profile to monitor (a keel "
                                 "bundle has one)", ru->model);
     if (drift) {
-        if (f[3] == NULL || scalar(f[3]) == NULL)
+        if (f[3] == NULL || keel_yaml_scalar(f[3]) == NULL)
             return fail_at(r, n, "a drift rule needs 'feature' (a feature name or \"any\")");
-        ru->feature = strdup(scalar(f[3]));
+        ru->feature = strdup(keel_yaml_scalar(f[3]));
         bool known = strcmp(ru->feature, "any") == 0;
         for (size_t i = 0; !known && i < mon->n_features; i++)
             known = strcmp(mon->features[i].name, ru->feature) == 0;
@@ -312,18 +306,9 @@ int serve_rules_parse(const char *path, const char *text, size_t len, const serv
     int rc = KEEL_OK;
     if (len > RULES_MAX_BYTES)
         return keel_errf(err, KEEL_ELIMIT, "%s: larger than %u bytes", path, RULES_MAX_BYTES);
-    yaml_parser_t parser;
     yaml_document_t doc;
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        rc = keel_errf(err, KEEL_EPARSE, "%s:%zu:%zu: %s", path, parser.problem_mark.line + 1,
-                       parser.problem_mark.column + 1,
-                       parser.problem != NULL ? parser.problem : "YAML syntax error");
-        yaml_parser_delete(&parser);
+    if ((rc = keel_yaml_parse(path, text, len, &doc, err)) != KEEL_OK)
         return rc;
-    }
-    yaml_parser_delete(&parser);
     reader r = { .file = path, .doc = &doc, .err = err };
     serve_rules *rs = calloc(1, sizeof *rs);
     rs->file = strdup(path);
@@ -334,15 +319,15 @@ int serve_rules_parse(const char *path, const char *text, size_t len, const serv
     for (yaml_node_pair_t *p = rc == KEEL_OK ? root->data.mapping.pairs.start : NULL;
          p != NULL && p < root->data.mapping.pairs.top && rc == KEEL_OK; p++) {
         const yaml_node_t *k = node(&r, p->key), *v = node(&r, p->value);
-        const char *key = scalar(k);
+        const char *key = keel_yaml_scalar(k);
         if (key != NULL && strcmp(key, "pipelines") == 0 && rs->pipeline_file != NULL) {
             rc = fail_at(&r, k, "'pipelines' is given twice");
         } else if (key != NULL && strcmp(key, "rules") == 0 && v->type == YAML_SEQUENCE_NODE) {
             list = v;
-        } else if (key != NULL && strcmp(key, "pipelines") == 0 && scalar(v) != NULL) {
-            rs->pipeline_file = resolve_beside(path, scalar(v));
+        } else if (key != NULL && strcmp(key, "pipelines") == 0 && keel_yaml_scalar(v) != NULL) {
+            rs->pipeline_file = resolve_beside(path, keel_yaml_scalar(v));
             if (rs->pipeline_file == NULL)
-                rc = fail_at(&r, v, "pipeline file '%s' does not exist", scalar(v));
+                rc = fail_at(&r, v, "pipeline file '%s' does not exist", keel_yaml_scalar(v));
         } else {
             rc = fail_at(&r, k, "unknown or malformed key '%s' (allowed: pipelines: FILE, rules: "
                                 "[…])", key != NULL ? key : "?");

@@ -1,0 +1,37 @@
+/*
+ * yaml_doc.c — shared pieces of keel's YAML readers (see yaml_doc.h).
+ * libyaml keeps marks 0-based; messages are 1-based like compilers'.
+ */
+#include "yaml_doc.h"
+
+#include <stdio.h>
+
+int keel_yaml_parse(const char *file, const char *text, size_t len, yaml_document_t *doc,
+                    keel_err *err)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return keel_errf(err, KEEL_ENOMEM, "%s: cannot start the YAML parser", file);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int rc = KEEL_OK;
+    if (!yaml_parser_load(&parser, doc))
+        rc = keel_errf(err, KEEL_EPARSE, "%s:%zu:%zu: %s", file, parser.problem_mark.line + 1,
+                       parser.problem_mark.column + 1,
+                       parser.problem != NULL ? parser.problem : "YAML syntax error");
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+int keel_yaml_vfail(keel_err *err, const char *file, const yaml_node_t *n, int code,
+                    const char *fmt, va_list ap)
+{
+    char msg[400];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    return keel_errf(err, code, "%s:%zu:%zu: %s", file, n->start_mark.line + 1,
+                     n->start_mark.column + 1, msg);
+}
+
+const char *keel_yaml_scalar(const yaml_node_t *n)
+{
+    return n != NULL && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
