@@ -5,6 +5,7 @@
 #include "yaml_doc.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int keel_yaml_parse(const char *file, const char *text, size_t len, yaml_document_t *doc,
                     keel_err *err)
@@ -34,4 +35,33 @@ int keel_yaml_vfail(keel_err *err, const char *file, const yaml_node_t *n, int c
 const char *keel_yaml_scalar(const yaml_node_t *n)
 {
     return n != NULL && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int fail(keel_err *err, const char *file, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(keel_err *err, const char *file, const yaml_node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = keel_yaml_vfail(err, file, n, KEEL_EINVAL, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int keel_yaml_key_index(keel_err *err, const char *file, const yaml_node_t *k,
+                        const char *const *keys, size_t n_keys, const char *where, size_t *out)
+{
+    const char *key = keel_yaml_scalar(k);
+    for (size_t i = 0; key != NULL && i < n_keys; i++)
+        if (strcmp(key, keys[i]) == 0) {
+            *out = i;
+            return KEEL_OK;
+        }
+    char allowed[300] = "";
+    for (size_t i = 0; i < n_keys; i++)
+        snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
+                 i ? ", " : "", keys[i]);
+    return fail(err, file, k, "unknown key '%s' in %s (allowed: %s)", key != NULL ? key : "?",
+                where, allowed);
 }

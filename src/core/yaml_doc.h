@@ -22,6 +22,11 @@ int keel_yaml_parse(const char *file, const char *text, size_t len, yaml_documen
 int keel_yaml_vfail(keel_err *err, const char *file, const yaml_node_t *n, int code,
                     const char *fmt, va_list ap);
 
+/* Index of key node k in keys[0..n_keys) into *out; an unknown key is
+ * KEEL_EINVAL at k: "unknown key 'x' in WHERE (allowed: a, b, …)". */
+int keel_yaml_key_index(keel_err *err, const char *file, const yaml_node_t *k,
+                        const char *const *keys, size_t n_keys, const char *where, size_t *out);
+
 /* The text of a scalar node; NULL for NULL, a mapping or a sequence. */
 const char *keel_yaml_scalar(const yaml_node_t *n);
 

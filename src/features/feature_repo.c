@@ -103,18 +103,7 @@ static const char *node_kind(const yaml_node_t *n)
 static int key_index(reader *r, const yaml_node_t *k, const char *const *keys, size_t n_keys,
                      const char *where, size_t *out)
 {
-    const char *key = keel_yaml_scalar(k);
-    for (size_t i = 0; key != NULL && i < n_keys; i++)
-        if (strcmp(key, keys[i]) == 0) {
-            *out = i;
-            return KEEL_OK;
-        }
-    char allowed[300] = "";
-    for (size_t i = 0; i < n_keys; i++)
-        snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
-                 i ? ", " : "", keys[i]);
-    return fail_at(r, k, "unknown key '%s' in %s (allowed: %s)", key != NULL ? key : "?", where,
-                   allowed);
+    return keel_yaml_key_index(r->err, r->file, k, keys, n_keys, where, out);
 }
 
 /* Reads a mapping's values into field[] by the key table (NULL when
