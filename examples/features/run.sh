@@ -14,6 +14,7 @@ cp "$HERE/features.yaml" "$WORK/features/"
 cp "$HERE/../data/beijing_air_quality.csv.gz" "$WORK/data/"
 cd "$WORK/features"
 "$KEEL" init . >/dev/null
+export KEEL_HOME="$WORK/features/.keel"   # this example's own home, whatever the caller's
 
 echo "-- keel features apply: the definitions, checked and versioned"
 "$KEEL" features apply
@@ -45,7 +46,7 @@ echo "-- keel features materialize: the newest readings per station into the onl
 "$KEEL" features materialize --end "2017-02-28 23:00:00"
 
 echo "-- fresh readings pushed to the online store through keel server"
-"$KEEL" server --port 0 --access-log off 2>"$WORK/server.log" &
+"$KEEL" server --port 0 --access-log off --features features.yaml 2>"$WORK/server.log" &
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
 until grep -q "listening on" "$WORK/server.log"; do sleep 0.05; done
