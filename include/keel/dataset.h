@@ -56,7 +56,8 @@ uint64_t keel_splitmix64(uint64_t x);
 
 /* Profile of f's rows (all when rows is NULL): {"rows": n, "columns": {name:
  * {"type", "missing", "missing_rate", numeric: "min", "max", "mean", "std",
- * "quantiles": {"0.01": …}, "bins": [edges…], "bin_counts": […];
+ * "quantiles": {"0.01": …}, "bins": [edges…], "bin_counts": […], and for
+ * columns of at most 16 distinct values "values": [sorted…], "value_counts";
  * string: "distinct", "top": {value: count} (50 most frequent), "other"}}}.
  * New reference. */
 json_t *keel_frame_profile(const keel_frame *f, const size_t *rows, size_t n);

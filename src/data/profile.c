@@ -79,6 +79,8 @@ static double quantile(const double *sorted, size_t n, double q)
 }
 
 /* Numeric statistics of v[0..m) (no NaN), sorted in place. */
+#define PROFILE_MAX_DISCRETE 16
+
 static void profile_sorted_numbers(json_t *o, double *v, size_t m, double sum);
 
 static void profile_numeric(json_t *o, const keel_column *c, const size_t *rows, size_t n)
@@ -163,6 +165,25 @@ static void profile_sorted_numbers(json_t *o, double *v, size_t m, double sum)
         json_array_append_new(jc, json_integer((json_int_t)counts[b]));
     json_object_set_new(o, "bins", je);
     json_object_set_new(o, "bin_counts", jc);
+    /* A column of few distinct values (flags, codes, counts of a few) has
+     * deciles that collapse into one or two bins; its exact distribution is
+     * kept too, so monitoring can see a shift between its values. */
+    size_t distinct = 0;
+    for (size_t i = 0; i < m && distinct <= PROFILE_MAX_DISCRETE; i++)
+        distinct += i == 0 || v[i] != v[i - 1];
+    if (distinct <= PROFILE_MAX_DISCRETE) {
+        json_t *jv = json_array(), *jn = json_array();
+        for (size_t i = 0; i < m;) {
+            size_t j = i;
+            while (j < m && v[j] == v[i])
+                j++;
+            json_array_append_new(jv, keel_json_double(v[i]));
+            json_array_append_new(jn, json_integer((json_int_t)(j - i)));
+            i = j;
+        }
+        json_object_set_new(o, "values", jv);
+        json_object_set_new(o, "value_counts", jn);
+    }
     free(v);
 }
 

@@ -39,9 +39,33 @@ static double *doubles(size_t n)
     return calloc(n > 0 ? n : 1, sizeof(double));
 }
 
+/* Reference buckets of a numeric column of few distinct values: one per
+ * value, then one for values training never had. */
+static bool discrete_reference(monitor_feature *f, const json_t *col)
+{
+    const json_t *values = json_object_get(col, "values");
+    const json_t *counts = json_object_get(col, "value_counts");
+    size_t n = json_array_size(values);
+    if (n == 0 || json_array_size(counts) != n)
+        return false;
+    f->n_buckets = n + 1;
+    f->values = doubles(n);
+    f->ref_p = doubles(n + 1);
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        f->values[i] = json_number_value(json_array_get(values, i));
+        total += f->ref_p[i] = json_number_value(json_array_get(counts, i));
+    }
+    for (size_t i = 0; i < n && total > 0; i++)
+        f->ref_p[i] /= total;
+    return total > 0;
+}
+
 /* Reference buckets of a numeric column from its profile entry. */
 static bool numeric_reference(monitor_feature *f, const json_t *col)
 {
+    if (json_object_get(col, "values") != NULL)
+        return discrete_reference(f, col);
     const json_t *bins = json_object_get(col, "bins"), *counts = json_object_get(col, "bin_counts");
     size_t n_edges = json_array_size(bins), n_bins = json_array_size(counts);
     if (n_edges == 0 || n_bins == 0 || (n_edges > 1 && n_bins != n_edges - 1))
@@ -165,6 +189,7 @@ void monitor_free(model_monitor *mon)
     for (size_t i = 0; mon->features != NULL && i < mon->n_features; i++) {
         free(mon->features[i].name);
         free(mon->features[i].edges);
+        free(mon->features[i].values);
         free(mon->features[i].ref_p);
     }
     free(mon->features);
@@ -197,6 +222,18 @@ static long numeric_bucket(const monitor_feature *f, double v, bool *oor)
 {
     if (isnan(v))
         return -1;
+    if (f->values != NULL) {         /* discrete: the value's own bucket, or "other" */
+        size_t n = f->n_buckets - 1, lo = 0, hi = n;
+        *oor = v < f->values[0] || v > f->values[n - 1];
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (f->values[mid] < v)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return lo < n && f->values[lo] == v ? (long)lo : (long)n;
+    }
     *oor = v < f->edges[0] || v > f->edges[f->n_buckets];
     size_t lo = 0, hi = f->n_buckets - 1;     /* count inner edges < v */
     while (lo < hi) {
@@ -278,7 +315,11 @@ static void measure(const monitor_feature *f, const uint64_t *counts, monitor_sc
             ks = fabs(after);
         /* Mass spread evenly within each bin: both CDFs are linear there,
          * and the integral of |F - G| over the bin is exact. */
-        if (f->edges != NULL) {
+        if (f->values != NULL) {
+            /* Point masses: |F - G| holds from one value to the next. */
+            if (b + 2 < f->n_buckets)
+                w1 += fabs(after) * (f->values[b + 1] - f->values[b]);
+        } else if (f->edges != NULL) {
             double width = f->edges[b + 1] - f->edges[b];
             double ab = fabs(before) + fabs(after);
             w1 += width * (before * after >= 0 ? ab / 2

@@ -28,6 +28,8 @@ typedef struct monitor_feature {
     int enc_kind;                   /* keel_enc_kind of the column */
     size_t first_feature, n_vocab;  /* where its values are in a feature row */
     double *edges;                  /* numeric: bin edges (n_buckets + 1) */
+    double *values;                 /* discrete numeric: the reference's values
+                                       (n_buckets - 1 of them; the last bucket is "other") */
     double *ref_p;                  /* reference share of each bucket */
     size_t n_buckets;
     double ref_missing;             /* reference missing rate */

@@ -966,11 +966,45 @@ static void feedback_handler_validates_labels(void **state)
     served_model_release(m);
 }
 
+/* A numeric column of few distinct values (a 0/1 flag) is bucketed by its
+ * values, so a shift between them shows; its deciles alone are one bin. */
+static void discrete_column_drift_shows(void **state)
+{
+    (void)state;
+    keel_encoder *enc = encoder_of(ENCODER_JSON);
+    json_t *manifest = json_of("{\"reference_profile\": {\"columns\": {"
+                               "\"x\": {\"missing_rate\": 0, \"bins\": [0, 1], \"bin_counts\": [100],"
+                               " \"values\": [0, 1], \"value_counts\": [30, 70]}}}}");
+    model_monitor *mon = monitor_new(manifest, enc, "regression");
+    assert_non_null(mon);
+    assert_int_equal(mon->features[0].n_buckets, 3);   /* 0, 1, other */
+    /* 7 zeros, 3 ones, one 2 (unseen and out of range) */
+    float rows[11 * WIDTH];
+    static const float xs[11] = { 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2 };
+    for (size_t i = 0; i < 11; i++)
+        row_of(&rows[i * WIDTH], xs[i], "blue", 0);
+    monitor_observe(mon, rows, 11, WIDTH, NULL, 0);
+    assert_true(monitor_maybe_close(mon, 1000, 60000, 11, 1));
+    /* p = [.3, .7, 0], q = [7, 3, 1]/11; shares floored at 1e-4:
+     * sum((q - p) * log(q / p)) */
+    double p[3] = { 0.3, 0.7, 1e-4 }, q[3] = { 7.0 / 11, 3.0 / 11, 1.0 / 11 }, psi = 0;
+    for (int i = 0; i < 3; i++)
+        psi += (q[i] - p[i]) * log(q[i] / p[i]);
+    near(mon->scores.psi[0], psi, TOL_STAT, "flag psi");
+    near(mon->scores.ks[0], fabs(0.3 - 7.0 / 11), TOL_STAT, "flag ks");
+    near(mon->scores.w1[0], fabs(0.3 - 7.0 / 11) * 1, TOL_STAT, "flag w1 (between 0 and 1)");
+    assert_int_equal(mon->scores.out_of_range[0], 1);
+    monitor_free(mon);
+    json_decref(manifest);
+    keel_encoder_destroy(enc);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(monitor_new_reads_the_reference),
         cmocka_unit_test(window_measures_match_scipy),
+        cmocka_unit_test(discrete_column_drift_shows),
         cmocka_unit_test(chi_square_p_values_match_scipy),
         cmocka_unit_test(training_rows_show_no_drift),
         cmocka_unit_test(windows_close_by_rows_and_time_after_min_rows),
