@@ -13,6 +13,7 @@
 #include <keel/arena.h>
 #include <keel/error.h>
 #include <keel/tracking.h>
+#include <keel/util.h>
 #include <keel/workspace.h>
 
 #include <stdbool.h>
@@ -146,6 +147,20 @@ void keel_scheduler_stop(keel_scheduler *s);
  * it wakes. Exposed for tests. Returns how many runs it started. */
 int keel_scheduler_check(keel_store *store, const char *home, const char *file, int64_t now,
                          FILE *log, keel_err *err);
+
+/* Content digest of a file or a directory (a directory's covers its files'
+ * relative paths and digests), as cache keys and lineage use it. Unchanged
+ * files (same size, mtime, ctime and inode, last modified over a second
+ * before they were hashed) take their digest from the store instead of being
+ * read again. KEEL_ENOTFOUND when path does not exist. */
+int keel_pipeline_path_digest(keel_store *s, const char *path,
+                              char out[KEEL_SHA256_HEX_LEN + 1], keel_err *err);
+
+/* Where an attempt's logs live while it runs: <home>/pipelines/RUN/STEP.N
+ * (+ ".out", ".err", ".sh"); step names are made file-name safe. Arena
+ * string. */
+const char *keel_pipeline_log_base(keel_arena *a, const char *home, const char *run_id,
+                                   const char *step, int attempt);
 
 /* The keel version that goes into every cache key. */
 const char *keel_pipeline_cache_version(void);

@@ -16,6 +16,10 @@
 /* Wall-clock milliseconds since the Unix epoch (MLflow's timestamp unit). */
 int64_t keel_now_ms(void);
 
+/* "500ms", "30s", "1.5m", "2h", "7d" or a number of seconds → seconds in
+ * *out; KEEL_EINVAL for anything else (negative, unknown unit, junk). */
+int keel_parse_duration(const char *s, double *out);
+
 /* Monotonic nanoseconds, for measuring durations. */
 int64_t keel_monotonic_ns(void);
 

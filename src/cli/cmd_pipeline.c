@@ -8,7 +8,6 @@
  */
 #include "cli.h"
 
-#include "pipeline/pipeline_internal.h"
 
 #include <keel/artifacts.h>
 #include <keel/pipeline.h>
@@ -370,7 +369,7 @@ static int cmd_logs(struct cli_ctx *ctx)
         /* Not stored (yet): a running attempt's output is still in its log
          * file; a finished one that is not stored printed nothing. */
         const char *live = keel_arena_sprintf(&ctx->arena, "%s.%s",
-                                              pipeline_log_base(&ctx->arena, ctx->ws->home, run,
+                                              keel_pipeline_log_base(&ctx->arena, ctx->ws->home, run,
                                                                 step, (int)attempt),
                                               cli_flag(ctx, "stderr") ? "err" : "out");
         char *text = NULL;
@@ -506,7 +505,7 @@ static int cmd_lineage(struct cli_ctx *ctx)
     char digest[KEEL_SHA256_HEX_LEN + 1];
     keel_err ignored;
     if (keel_path_exists(target)) {
-        if (pipeline_path_digest(ctx->ws->store, target, digest, &ctx->err) != KEEL_OK)
+        if (keel_pipeline_path_digest(ctx->ws->store, target, digest, &ctx->err) != KEEL_OK)
             return cli_fail(ctx);
     } else {
         /* A digest or a unique prefix of one (at least 8 hex digits). */

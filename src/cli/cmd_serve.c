@@ -3,7 +3,6 @@
  */
 #include "cli.h"
 
-#include "pipeline/pipeline_internal.h"
 
 #include "serve/serve.h"
 

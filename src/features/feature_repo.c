@@ -18,7 +18,6 @@
 #include "core/yaml_doc.h"
 #include "features_internal.h"
 
-#include "pipeline/pipeline_internal.h"  /* keel_parse_duration */
 
 #include <keel/util.h>
 

@@ -193,7 +193,7 @@ static int visit_digest(void *ctx, const char *abs, const char *rel, const struc
     return file_digest(ctx, abs, st, out, err);
 }
 
-int pipeline_path_digest(keel_store *s, const char *path, char out[KEEL_SHA256_HEX_LEN + 1],
+int keel_pipeline_path_digest(keel_store *s, const char *path, char out[KEEL_SHA256_HEX_LEN + 1],
                          keel_err *err)
 {
     char abs[PATH_MAX];

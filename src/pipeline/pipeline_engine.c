@@ -308,7 +308,7 @@ static int dep_digest(engine *e, size_t s, const char *dep, char out[KEEL_SHA256
         }
     }
     const char *abs = keel_arena_sprintf(e->a, "%s/%s", e->p->dir, dep);
-    return pipeline_path_digest(e->ws->store, abs, out, e->err);
+    return keel_pipeline_path_digest(e->ws->store, abs, out, e->err);
 }
 
 /* Computes the step's inputs and key; *out_hit tells whether the cache has
@@ -377,7 +377,7 @@ static int prepare(engine *e, size_t s, bool *out_hit, bool *out_failed)
     return KEEL_OK;
 }
 
-const char *pipeline_log_base(keel_arena *a, const char *home, const char *run_id,
+const char *keel_pipeline_log_base(keel_arena *a, const char *home, const char *run_id,
                               const char *step, int attempt)
 {
     char *name = keel_arena_strdup(a, step);
@@ -411,7 +411,7 @@ static int start_attempt(engine *e, size_t s)
         if (slash != NULL && slash > out)
             keel_mkdir_p(keel_arena_strndup(e->a, out, (size_t)(slash - out)), &ignored);
     }
-    const char *base = pipeline_log_base(e->a, e->ws->home, e->rec.run_id, st->name,
+    const char *base = keel_pipeline_log_base(e->a, e->ws->home, e->rec.run_id, st->name,
                                          r->attempt);
     pipeline_job *job = &r->job;
     memset(job, 0, sizeof *job);

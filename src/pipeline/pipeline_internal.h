@@ -17,9 +17,6 @@
 #include <poll.h>
 #include <sys/types.h>
 
-/* "30s", "5m", "2h", "500ms", "90" (seconds) → seconds. KEEL_EINVAL otherwise. */
-int keel_parse_duration(const char *s, double *out);
-
 /* s in single quotes for /bin/sh (arena string). */
 char *pipeline_shell_quote(keel_arena *a, const char *s);
 
@@ -30,13 +27,6 @@ char *pipeline_shell_quote(keel_arena *a, const char *s);
 int keel_pipeline_graph(keel_pipeline *p, keel_err *err);
 
 /* ---- digests (pipeline_digest.c) ---- */
-
-/* Content digest of a file or a directory (a directory's digest covers its
- * files' relative paths and digests). Unchanged files (same size, mtime,
- * ctime and inode) take their digest from the store's file_digests table
- * instead of being read again. KEEL_ENOTFOUND when path does not exist. */
-int pipeline_path_digest(keel_store *s, const char *path, char out[KEEL_SHA256_HEX_LEN + 1],
-                         keel_err *err);
 
 /* Visits every regular file under a directory (per level in byte order of
  * names, following symlinks); the visitor returns the file's digest. The
@@ -72,11 +62,6 @@ int pipeline_outs_store(keel_workspace *ws, const keel_pipeline *p, const keel_p
  * content already matches are left alone). */
 int pipeline_outs_restore(keel_workspace *ws, const keel_pipeline *p, json_t *manifest,
                           keel_err *err);
-
-/* Where an attempt's logs live while it runs: <home>/pipelines/RUN/STEP.N
- * (+ ".out", ".err", ".sh"); step names are made file-name safe. */
-const char *pipeline_log_base(keel_arena *a, const char *home, const char *run_id,
-                              const char *step, int attempt);
 
 /* ---- executors (exec_local.c, exec_slurm.c) ---- */
 

@@ -9,7 +9,7 @@
  * The manifest is what the step cache remembers; restoring it writes the
  * same bytes back (atomically per file, each object verified on read), so a
  * fresh checkout sharing the store gets the outputs without running the step.
- * A digest here is the same one pipeline_path_digest computes, so lineage
+ * A digest here is the same one keel_pipeline_path_digest computes, so lineage
  * edges and cache keys agree.
  */
 #include "pipeline_internal.h"
@@ -103,7 +103,7 @@ static int restore_file(keel_workspace *ws, const char *dest, const char *hash, 
 {
     char have[KEEL_SHA256_HEX_LEN + 1];
     keel_err ignored;
-    if (pipeline_path_digest(ws->store, dest, have, &ignored) == KEEL_OK &&
+    if (keel_pipeline_path_digest(ws->store, dest, have, &ignored) == KEEL_OK &&
         strcmp(have, hash) == 0)
         return KEEL_OK;
     int rc = parent_dirs(dest, err);
@@ -140,7 +140,7 @@ int pipeline_outs_restore(keel_workspace *ws, const keel_pipeline *p, json_t *ma
              * stale file survives in it. */
             char have[KEEL_SHA256_HEX_LEN + 1];
             keel_err ignored;
-            if (pipeline_path_digest(ws->store, abs, have, &ignored) == KEEL_OK &&
+            if (keel_pipeline_path_digest(ws->store, abs, have, &ignored) == KEEL_OK &&
                 strcmp(have, digest) == 0)
                 continue;
             if (keel_path_exists(abs))

@@ -102,25 +102,6 @@ static int parse_int(reader *r, const yaml_node_t *n, const char *what, long lo,
     return KEEL_OK;
 }
 
-/* "90", "90s", "1.5m", "2h", "500ms" → seconds. */
-int keel_parse_duration(const char *s, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = s != NULL ? strtod(s, &end) : NAN;
-    if (s == NULL || end == s || errno != 0 || !isfinite(v) || v < 0)
-        return KEEL_EINVAL;
-    static const struct { const char *unit; double mult; } units[] = {
-        { "", 1 }, { "ms", 0.001 }, { "s", 1 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 },
-    };
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcmp(end, units[i].unit) == 0) {
-            *out = v * units[i].mult;
-            return KEEL_OK;
-        }
-    return KEEL_EINVAL;
-}
-
 static int parse_duration_node(reader *r, const yaml_node_t *n, const char *what, double *out)
 {
     if (keel_parse_duration(keel_yaml_scalar(n), out) != KEEL_OK)
