@@ -917,7 +917,7 @@ static void digest_of(keel_test_ws *f, const char *rel, char out[KEEL_SHA256_HEX
 {
     char path[PATH_MAX];
     path_in(path, f, rel);
-    int rc = pipeline_path_digest(f->ws->store, path, out, &f->err);
+    int rc = keel_pipeline_path_digest(f->ws->store, path, out, &f->err);
     if (rc != KEEL_OK)
         fail_msg("digest of %s: %s", rel, f->err.msg);
 }
@@ -934,7 +934,7 @@ static void file_digest_is_sha256_of_content(void **state)
     digest_of(f, "data/hello.txt", d);
     assert_string_equal(d, hello_sha256);
     path_in(path, f, "data/missing.txt");
-    assert_int_equal(pipeline_path_digest(f->ws->store, path, d, &f->err), KEEL_ENOTFOUND);
+    assert_int_equal(keel_pipeline_path_digest(f->ws->store, path, d, &f->err), KEEL_ENOTFOUND);
     assert_non_null(strstr(f->err.msg, "missing.txt does not exist"));
 }
 
