@@ -161,3 +161,30 @@ int keel_feature_repo_apply(keel_workspace *ws, const keel_feature_repo *repo,
     *out_created = !same;
     return KEEL_OK;
 }
+
+int feature_source_file(keel_workspace *ws, const keel_feature_source *src, keel_arena *a,
+                        const char **out_file, const char **out_shown, keel_err *err)
+{
+    if (src->path != NULL) {
+        *out_file = *out_shown = src->path;
+        return KEEL_OK;
+    }
+    if (src->dataset == NULL)
+        return keel_errf(err, KEEL_EINVAL, "source '%s' has neither a path nor a dataset",
+                         src->name);
+    if (ws == NULL)
+        return keel_errf(err, KEEL_EINVAL, "source '%s' reads dataset '%s': that needs a keel "
+                         "workspace (keel init)", src->name, src->dataset);
+    keel_dataset_version v;
+    char object[PATH_MAX];
+    int rc = keel_dataset_get(ws->store, src->dataset, a, &v, err);
+    if (rc == KEEL_OK)
+        rc = keel_cas_verify(ws->cas, v.digest, err);
+    if (rc == KEEL_OK)
+        rc = keel_cas_object_path(ws->cas, v.digest, object, sizeof object, err);
+    if (rc != KEEL_OK)
+        return keel_err_prefix(err, "source '%s'", src->name);
+    *out_file = keel_arena_strdup(a, object);
+    *out_shown = keel_arena_sprintf(a, "%s@%lld", v.name, (long long)v.version);
+    return KEEL_OK;
+}

@@ -62,4 +62,11 @@ typedef struct feature_definitions {
 int feature_registry_get(keel_store *s, const char *project, int64_t version, keel_arena *a,
                          feature_definitions *out, keel_err *err);
 
+/* The file a source's rows are read from: its CSV path, or the object of
+ * its dataset version in the workspace's store (verified first). *out_file
+ * and *out_shown ("path" or "NAME@V", for messages) are arena strings. A
+ * dataset source needs ws (KEEL_EINVAL saying so without one). */
+int feature_source_file(keel_workspace *ws, const keel_feature_source *src, keel_arena *a,
+                        const char **out_file, const char **out_shown, keel_err *err);
+
 #endif

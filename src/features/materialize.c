@@ -7,8 +7,9 @@
  * materialize-incremental picks up.
  *
  * Sources are read whole with keel_csv_read (one source once for all the
- * views reading it); dataset sources are refused with a message.
+ * views reading it), a CSV path or a dataset version's object.
  */
+#include "features_internal.h"
 #include <keel/features.h>
 #include <keel/util.h>
 
@@ -286,12 +287,12 @@ int keel_features_materialize(keel_workspace *ws, const keel_feature_repo *repo,
             wanted |= repo->views[v].online && repo->views[v].source == s;
         if (!wanted)
             continue;
-        if (src->path == NULL)
-            return keel_errf(err, KEEL_EINVAL, "source %s is dataset %s: materialization "
-                             "reads CSV sources only (give the source a path:)", src->name,
-                             src->dataset);
+        const char *file = NULL, *shown = NULL;
+        int rc = feature_source_file(ws, src, a, &file, &shown, err);
+        if (rc != KEEL_OK)
+            return rc;
         keel_frame *f = NULL;
-        int rc = keel_csv_read(src->path, NULL, &f, err);
+        rc = keel_csv_read(file, NULL, &f, err);
         if (rc != KEEL_OK)
             return rc;
         for (size_t v = 0; v < repo->n_views && rc == KEEL_OK; v++) {

@@ -35,6 +35,8 @@
 #include <keel/features.h>
 
 #include <keel/dataset.h>
+
+#include "features_internal.h"
 #include <keel/util.h>
 
 #include <errno.h>
@@ -710,29 +712,12 @@ static int put_cell(ts_source *src, ts_col *c, ts_reader *r, size_t field, keel_
 static int source_load(keel_workspace *ws, ts_source *src, keel_arena *a, keel_err *err)
 {
     const keel_feature_source *def = src->def;
-    if (def->path != NULL) {
-        src->file = src->shown = def->path;
-        src->what = keel_arena_sprintf(a, "source '%s' (%s)", def->name, def->path);
-    } else if (def->dataset != NULL) {
-        if (ws == NULL)
-            return keel_errf(err, KEEL_EINVAL, "source '%s' reads dataset '%s': that needs a "
-                             "keel workspace (keel init)", def->name, def->dataset);
-        keel_dataset_version v;
-        char object[PATH_MAX];
-        int rc = keel_dataset_get(ws->store, def->dataset, a, &v, err);
-        if (rc == KEEL_OK)
-            rc = keel_cas_verify(ws->cas, v.digest, err);
-        if (rc == KEEL_OK)
-            rc = keel_cas_object_path(ws->cas, v.digest, object, sizeof object, err);
-        if (rc != KEEL_OK)
-            return keel_err_prefix(err, "source '%s'", def->name);
-        src->file = keel_arena_strdup(a, object);
-        src->shown = keel_arena_sprintf(a, "%s@%lld", v.name, (long long)v.version);
-        src->what = keel_arena_sprintf(a, "source '%s' (dataset %s)", def->name, src->shown);
-    } else {
-        return keel_errf(err, KEEL_EINVAL, "source '%s' has neither a path nor a dataset",
-                         def->name);
-    }
+    int rc = feature_source_file(ws, def, a, &src->file, &src->shown, err);
+    if (rc != KEEL_OK)
+        return rc;
+    src->what = def->path != NULL
+                    ? keel_arena_sprintf(a, "source '%s' (%s)", def->name, def->path)
+                    : keel_arena_sprintf(a, "source '%s' (dataset %s)", def->name, src->shown);
     if (src->file == NULL || src->shown == NULL || src->what == NULL)
         return keel_errf(err, KEEL_ENOMEM, "out of memory");
 
@@ -741,7 +726,7 @@ static int source_load(keel_workspace *ws, ts_source *src, keel_arena *a, keel_e
         return oom(err);
     ts_inflater z;
     int read_fd;
-    int rc = inflater_start(&z, src->file, &read_fd, err);
+    rc = inflater_start(&z, src->file, &read_fd, err);
     if (rc != KEEL_OK)
         return rc;
     bool inflating = read_fd >= 0;

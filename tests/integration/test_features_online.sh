@@ -216,4 +216,29 @@ expect_exit 0 -- "$KEEL" features get -f "$F" --entity station=Dongsi --features
 $PY -c "import json; d=json.load(open('$WORK/.out')); assert d['weather:temp']['value']==$want2, d" && ok || fail "LMDB after redis down: $(cat "$WORK/.out")"
 stop_server
 
+# ---- a dataset-version source materializes like a CSV path ----
+expect_exit 0 -- "$KEEL" data add "$WORK/manual.csv" --name manual-notes
+cat >"$WORK/features-ds.yaml" <<EOF
+project: ds
+entities:
+  sensor:
+    join_keys: {id: int}
+sources:
+  manual:
+    dataset: manual-notes
+    timestamp: ts
+feature_views:
+  notes:
+    entities: [sensor]
+    source: manual
+    online: true
+    features: {note: string, level: int}
+EOF
+expect_exit 0 -- "$KEEL" features materialize -f "$WORK/features-ds.yaml" --end "2021-01-01 00:00:00" \
+  --store "$WORK/ds-online"
+expect_contains "$WORK/.out" "1 rows read"
+expect_exit 0 -- "$KEEL" features get -f "$WORK/features-ds.yaml" --entity id=1 \
+  --features notes:note,notes:level --store "$WORK/ds-online" --json
+expect_contains "$WORK/.out" '"first"'
+
 finish
