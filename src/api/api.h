@@ -52,6 +52,9 @@ extern const size_t keel_api_n_routes;
 int keel_api_not_found(keel_http_req *req, keel_http_resp *resp);
 void keel_api_too_large(keel_http_req *req, keel_http_resp *resp, size_t limit);
 
+/* GET /metrics: pipeline runs, feature freshness (keel_metrics.c). */
+int keel_api_metrics(keel_http_req *req, keel_http_resp *resp);
+
 /* keel's pipeline endpoints (keel_pipelines.c). */
 int keel_api_pipeline_runs_post(keel_http_req *req, keel_http_resp *resp);
 int keel_api_pipeline_runs_get(keel_http_req *req, keel_http_resp *resp);

@@ -106,6 +106,7 @@ const keel_http_route keel_api_routes[] = {
     { "POST", "/features/v1/push", KEEL_ROUTE_EXACT, keel_api_features_push, NULL, BATCH_BODY },
     { "GET", "/features/v1/freshness", KEEL_ROUTE_EXACT, keel_api_features_freshness, NULL,
       SMALL_BODY },
+    { "GET", "/metrics", KEEL_ROUTE_EXACT, keel_api_metrics, NULL, SMALL_BODY },
     { "GET", "/health", KEEL_ROUTE_EXACT, health, NULL, SMALL_BODY },
     { "GET", "/version", KEEL_ROUTE_EXACT, version, NULL, SMALL_BODY },
 };

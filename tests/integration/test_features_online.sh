@@ -178,6 +178,8 @@ expect_http 400 "df.datetime[0]" '{"feature_view": "weather", "df": {"station": 
 expect_http 404 "no source 'nope'" '{"push_source_name": "nope", "df": {"a": [1]}}' push
 expect_http 400 "'to' must be" '{"feature_view": "weather", "to": "elsewhere", "df": {"a": [1]}}' push
 
+curl -s "$BASE/metrics" >"$WORK/.metrics"
+expect_contains "$WORK/.metrics" 'keel_feature_view_staleness_seconds{project="air",view="weather"}'
 curl -s "$BASE/features/v1/freshness" >"$WORK/.fresh"
 $PY -c "import json; d=json.load(open('$WORK/.fresh')); v={x['view']:x for x in d['views']}; assert v['weather']['max_event_timestamp']=='${NOW/ /T}Z', v; assert v['pollution']['staleness_seconds'] < 600, v" && ok || fail "freshness: $(cat "$WORK/.fresh")"
 stop_server

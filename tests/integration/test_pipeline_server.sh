@@ -54,6 +54,10 @@ expect_contains "$WORK/.g" '"trigger":"http"'
 expect_contains "$WORK/.g" '"days":"7"'
 expect_contains model.txt "trained on 7 days"
 
+# Prometheus' view of the runs.
+curl -s "$BASE/metrics" >"$WORK/.metrics"
+expect_contains "$WORK/.metrics" 'keel_pipeline_runs{pipeline="retrain",status="SUCCEEDED"} 1'
+
 code=$(curl -s -o "$WORK/.e" -w '%{http_code}' -X POST "$BASE/api/keel/v1/pipelines/nope/runs" -d '{}')
 [ "$code" = 404 ] && ok || fail "unknown pipeline: $code"
 expect_contains "$WORK/.e" "no pipeline 'nope'"
