@@ -36,6 +36,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@
 
 typedef struct rule_action {
     char *pipeline;                 /* NULL for a webhook action */
+    char last_run[33];              /* the run it started last ("" = none) */
     keel_kv *params;
     size_t n_params;
     int retries;
@@ -424,6 +426,25 @@ static double current_value(const rule *ru, served_model *m, size_t *out_n, cons
     return best;
 }
 
+/* The pipeline run is still going: recorded RUNNING and its keel process
+ * alive (a run whose process died is not waited for). */
+static bool still_running(keel_store *store, const char *run_id)
+{
+    keel_stmt *q = NULL;
+    keel_err err;
+    bool running = false;
+    if (store == NULL || run_id[0] == '\0' ||
+        keel_store_prepare(store, "SELECT status, pid FROM pipeline_runs WHERE run_id = ?", true,
+                           &q, &err) != KEEL_OK)
+        return false;
+    keel_stmt_bind_text(q, 1, run_id, -1);
+    if (keel_stmt_step(q, &err) == KEEL_STEP_ROW)
+        running = strcmp(keel_stmt_text(q, 0), "RUNNING") == 0 && keel_stmt_int64(q, 1) > 0 &&
+                  kill((pid_t)keel_stmt_int64(q, 1), 0) == 0;
+    keel_stmt_release(q);
+    return running;
+}
+
 static json_t *run_actions(serve_app *app, keel_store *store, rule *ru, json_t *evidence)
 {
     json_t *results = json_array();
@@ -434,6 +455,14 @@ static json_t *run_actions(serve_app *app, keel_store *store, rule *ru, json_t *
             int delivered = store != NULL ? keel_webhooks_fire(store, "alert_fired", evidence) : -1;
             json_array_append_new(results, json_pack("{s:s, s:i}", "webhook", "alert_fired",
                                                      "delivered", delivered));
+            continue;
+        }
+        /* One run at a time per action: a new episode while the last run
+         * it started is still going does not start another. */
+        if (still_running(store, a->last_run)) {
+            json_array_append_new(results, json_pack("{s:s, s:s, s:s}", "pipeline", a->pipeline,
+                                                     "skipped", "the run it started last is "
+                                                     "still running", "run_id", a->last_run));
             continue;
         }
         char run_id[33] = "";
@@ -452,6 +481,7 @@ static json_t *run_actions(serve_app *app, keel_store *store, rule *ru, json_t *
         if (app->home[0] != '\0' && keel_pipeline_trigger(&t, run_id, &err) == KEEL_OK) {
             json_array_append_new(results, json_pack("{s:s, s:s}", "pipeline", a->pipeline,
                                                      "run_id", run_id));
+            snprintf(a->last_run, sizeof a->last_run, "%s", run_id);
             keel_log(KEEL_LOG_INFO, "rule %s: started pipeline %s (run %s)", ru->name,
                      a->pipeline, run_id);
         } else {

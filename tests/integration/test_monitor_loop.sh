@@ -151,4 +151,56 @@ first = min(ev, key=lambda e: e["time"])
 assert "no pipeline 'retrain'" in first["actions"][0]["error"], first
 PY
 
+# One run at a time: a rule that fires again (a new episode) while the
+# pipeline it started is still running does not start another.
+kill $SERVE_PID 2>/dev/null; wait $SERVE_PID 2>/dev/null || true
+printf 'pipeline: slow\nsteps:\n  wait:\n    run: sleep 8.%s\n    cache: false\n' "$$" > slow.yaml
+cat > flip-rules.yaml <<'YAML'
+pipelines: slow.yaml
+rules:
+  - name: flip
+    model: elec
+    measure: psi
+    feature: period
+    above: 1.0
+    actions:
+      - pipeline: slow
+YAML
+"$KEEL" serve elec@production --port 0 --window-rows 200 --min-window-rows 200 --window 1h \
+    --rules flip-rules.yaml 2>"$WORK/serve3.log" &
+SERVE_PID=$!
+for _ in $(seq 200); do grep -q "listening on" "$WORK/serve3.log" && break; sleep 0.05; done
+PORT=$(sed -n 's|.*listening on http://[0-9.]*:\([0-9]*\).*|\1|p' "$WORK/serve3.log")
+python3 - "$DATA" "$PORT" <<'PY' && ok || fail "flip windows"
+import csv, http.client, json, sys, time
+rows = list(csv.DictReader(open(sys.argv[1])))[:4000:20]      # 200 training-like rows
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[2]), timeout=30)
+feats = ["day_of_week", "period", "nswprice", "nswdemand", "vicprice", "vicdemand", "transfer"]
+def window(drift):
+    for r in rows:
+        rec = {k: (r[k] if k == "day_of_week" else float(r[k])) for k in feats}
+        if drift:
+            rec["period"] = 0.0
+        conn.request("POST", "/invocations", body=json.dumps({"dataframe_records": [rec]}),
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse(); resp.read()
+        assert resp.status == 200
+    time.sleep(0.6)
+window(True); window(False); window(True)
+PY
+sleep 0.5
+"$KEEL" monitor events elec --json >"$WORK/.events3"
+python3 - "$WORK/.events3" <<'PY' && ok || fail "a second run started while the first was running"
+import json, sys
+ev = sorted((e for e in json.load(open(sys.argv[1])) if e["rule"] == "flip"), key=lambda e: e["time"])
+states = [e["state"] for e in ev]
+assert states[:3] == ["firing", "resolved", "firing"], states
+first, again = ev[0]["actions"][0], ev[2]["actions"][0]
+assert len(first["run_id"]) == 32, first
+assert again.get("skipped") and again["run_id"] == first["run_id"], again
+PY
+runs=$("$KEEL" pipeline runs slow --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$runs" = 1 ] && ok || fail "slow pipeline runs: $runs"
+pkill -f "sleep 8.$$" 2>/dev/null || true
+
 finish
