@@ -209,6 +209,11 @@ void serve_enrich_free(serve_app *app);
 int serve_enrich(serve_app *app, keel_http_req *req, const char **out_body, size_t *out_len,
                  keel_err *err);
 
+/* The server's background threads wait with this: up to ms, or until the
+ * server stops (false then). serve_request_stop wakes them all. */
+bool serve_sleep(serve_app *app, int ms);
+void serve_request_stop(serve_app *app);
+
 /* The monitor thread: closes windows, stores measures, runs the rules. */
 int serve_monitor_start(serve_app *app, keel_err *err);
 void serve_monitor_stop(serve_app *app);

@@ -229,20 +229,34 @@ static void refresh(serve_app *app, model_slot *slot, const char *ref, served_mo
              (long long)have);
 }
 
+bool serve_sleep(serve_app *app, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)ms * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&app->stop_lock);
+    /* One timed wait: a spurious wake-up only makes a tick early. */
+    if (!app->stopping)
+        pthread_cond_timedwait(&app->stop_cond, &app->stop_lock, &until);
+    bool go_on = !app->stopping;
+    pthread_mutex_unlock(&app->stop_lock);
+    return go_on;
+}
+
+void serve_request_stop(serve_app *app)
+{
+    pthread_mutex_lock(&app->stop_lock);
+    app->stopping = true;
+    pthread_cond_broadcast(&app->stop_cond);
+    pthread_mutex_unlock(&app->stop_lock);
+}
+
 static void *watch_loop(void *arg)
 {
     serve_app *app = arg;
-    pthread_mutex_lock(&app->stop_lock);
-    while (!app->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += (long)app->poll_ms * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&app->stop_cond, &app->stop_lock, &until);
-        if (app->stopping)
-            break;
-        pthread_mutex_unlock(&app->stop_lock);
+    while (serve_sleep(app, app->poll_ms)) {
         for (size_t i = 0; i < app->n_slots; i++) {
             model_slot *slot = &app->slots[i];
             if (slot->follows_alias)
@@ -252,9 +266,7 @@ static void *watch_loop(void *arg)
             if (slot->shadow_ref != NULL && strchr(slot->shadow_ref, '@') != NULL)
                 refresh(app, slot, slot->shadow_ref, &slot->shadow);
         }
-        pthread_mutex_lock(&app->stop_lock);
     }
-    pthread_mutex_unlock(&app->stop_lock);
     return NULL;
 }
 
@@ -270,10 +282,7 @@ void serve_watch_stop(serve_app *app)
 {
     if (!app->watching)
         return;
-    pthread_mutex_lock(&app->stop_lock);
-    app->stopping = true;
-    pthread_cond_broadcast(&app->stop_cond);
-    pthread_mutex_unlock(&app->stop_lock);
+    serve_request_stop(app);
     pthread_join(app->watcher, NULL);
     app->watching = false;
 }

@@ -118,21 +118,8 @@ static void *monitor_loop(void *arg)
         if (keel_store_open(uri, &store, &err) != KEEL_OK)
             keel_log(KEEL_LOG_WARN, "monitor: no store, measures only on /metrics: %s", err.msg);
     }
-    pthread_mutex_lock(&app->stop_lock);
-    while (!app->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += MONITOR_TICK_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&app->stop_cond, &app->stop_lock, &until);
-        if (app->stopping)
-            break;
-        pthread_mutex_unlock(&app->stop_lock);
+    while (serve_sleep(app, MONITOR_TICK_MS))
         tick(app, store);
-        pthread_mutex_lock(&app->stop_lock);
-    }
-    pthread_mutex_unlock(&app->stop_lock);
     keel_store_close(store);
     return NULL;
 }
@@ -149,10 +136,7 @@ void serve_monitor_stop(serve_app *app)
 {
     if (!app->monitoring)
         return;
-    pthread_mutex_lock(&app->stop_lock);
-    app->stopping = true;
-    pthread_cond_broadcast(&app->stop_cond);
-    pthread_mutex_unlock(&app->stop_lock);
+    serve_request_stop(app);
     pthread_join(app->monitor_thread, NULL);
     app->monitoring = false;
 }
