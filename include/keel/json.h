@@ -53,4 +53,10 @@ int keel_json_dump_buf(const json_t *v, bool pretty, struct keel_buf *out);
 int keel_json_write_string(struct keel_buf *out, const char *s, size_t n);
 int keel_json_write_double(struct keel_buf *out, double d);
 
+/* For readers that scan JSON without a tree: the length of the number
+ * literal at p (before end) by JSON's grammar exactly,
+ * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, or 0 when there is none;
+ * *out_integral says whether it has neither fraction nor exponent. */
+size_t keel_json_number_span(const char *p, const char *end, bool *out_integral);
+
 #endif

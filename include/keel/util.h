@@ -5,6 +5,7 @@
 #ifndef KEEL_UTIL_H
 #define KEEL_UTIL_H
 
+#include <keel/arena.h>
 #include <keel/error.h>
 
 #include <stdbool.h>
@@ -93,5 +94,14 @@ int keel_make_temp_dir(const char *prefix, char *out, size_t out_size, keel_err 
 
 bool keel_path_is_dir(const char *path);
 bool keel_path_exists(const char *path);
+
+/* dir/path (path as is when absolute) made absolute and tidied lexically:
+ * "." and ".." segments and doubled slashes go, so the same text always
+ * gives the same path whether the file exists or not. Arena string. */
+char *keel_path_join_absolute(keel_arena *a, const char *dir, const char *path);
+
+/* The absolute directory of a file path (symlinks resolved when it exists,
+ * else made absolute against the working directory). Arena string. */
+const char *keel_path_dir_absolute(keel_arena *a, const char *path);
 
 #endif

@@ -180,3 +180,52 @@ int keel_read_file(const char *path, size_t max, char **out_data, size_t *out_le
     *out_len = got;
     return KEEL_OK;
 }
+
+/* dir/path made absolute and tidied lexically ("." and ".." segments,
+ * doubled slashes): the same text always gives the same path, whether the
+ * file exists or not. */
+char *keel_path_join_absolute(keel_arena *a, const char *dir, const char *path)
+{
+    char *joined = path[0] == '/' ? keel_arena_strdup(a, path)
+                                  : keel_arena_sprintf(a, "%s/%s", dir, path);
+    if (joined == NULL)
+        return NULL;
+    char *out = keel_arena_alloc(a, strlen(joined) + 2);
+    if (out == NULL)
+        return NULL;
+    size_t len = 0;
+    for (char *seg = joined; *seg != '\0';) {
+        size_t n = strcspn(seg, "/");
+        if (n == 2 && seg[0] == '.' && seg[1] == '.') {
+            while (len > 0 && out[len - 1] != '/')
+                len--;
+            if (len > 0)
+                len--;  /* the slash before the dropped segment */
+        } else if (n > 0 && !(n == 1 && seg[0] == '.')) {
+            out[len++] = '/';
+            memcpy(out + len, seg, n);
+            len += n;
+        }
+        seg += n;
+        while (*seg == '/')
+            seg++;
+    }
+    if (len == 0)
+        out[len++] = '/';
+    out[len] = '\0';
+    return out;
+}
+
+const char *keel_path_dir_absolute(keel_arena *a, const char *path)
+{
+    char resolved[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    char *dir = slash == NULL ? keel_arena_strdup(a, ".")
+                : slash == path ? keel_arena_strdup(a, "/")
+                : keel_arena_strndup(a, path, (size_t)(slash - path));
+    if (dir != NULL && realpath(dir, resolved) != NULL)
+        return keel_arena_strdup(a, resolved);
+    if (dir == NULL || dir[0] == '/' || getcwd(resolved, sizeof resolved) == NULL)
+        return dir;
+    return keel_path_join_absolute(a, resolved, dir);
+}

@@ -288,3 +288,40 @@ char *keel_json_dumps(const json_t *v, bool pretty)
     }
     return keel_buf_take(&b);
 }
+
+size_t keel_json_number_span(const char *p, const char *end, bool *out_integral)
+{
+    const char *q = p;
+    *out_integral = true;
+#define DIGIT(x) ((x) < end && *(x) >= '0' && *(x) <= '9')
+    if (q < end && *q == '-')
+        q++;
+    if (!DIGIT(q))
+        return 0;
+    if (*q == '0') {
+        q++;
+    } else {
+        while (DIGIT(q))
+            q++;
+    }
+    if (q < end && *q == '.') {
+        *out_integral = false;
+        q++;
+        if (!DIGIT(q))
+            return 0;
+        while (DIGIT(q))
+            q++;
+    }
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        *out_integral = false;
+        q++;
+        if (q < end && (*q == '+' || *q == '-'))
+            q++;
+        if (!DIGIT(q))
+            return 0;
+        while (DIGIT(q))
+            q++;
+    }
+#undef DIGIT
+    return (size_t)(q - p);
+}

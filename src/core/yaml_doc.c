@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-int keel_yaml_parse(const char *file, const char *text, size_t len, yaml_document_t *doc,
-                    keel_err *err)
+int keel_yaml_parse(const char *file, const char *text, size_t len, size_t max_bytes,
+                    yaml_document_t *doc, keel_err *err)
 {
+    if (len > max_bytes)
+        return keel_errf(err, KEEL_ELIMIT, "%s: larger than %zu bytes", file, max_bytes);
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return keel_errf(err, KEEL_ENOMEM, "%s: cannot start the YAML parser", file);

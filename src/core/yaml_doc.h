@@ -14,9 +14,10 @@
 #include <yaml.h>
 
 /* Parses text[0..len) into *doc (yaml_document_delete it after KEEL_OK).
- * KEEL_EPARSE with "file:line:column: problem" on a syntax error. */
-int keel_yaml_parse(const char *file, const char *text, size_t len, yaml_document_t *doc,
-                    keel_err *err);
+ * KEEL_ELIMIT past max_bytes; KEEL_EPARSE with "file:line:column: problem"
+ * on a syntax error. */
+int keel_yaml_parse(const char *file, const char *text, size_t len, size_t max_bytes,
+                    yaml_document_t *doc, keel_err *err);
 
 /* Sets err to code and "file:line:column: message" at node n; returns code. */
 int keel_yaml_vfail(keel_err *err, const char *file, const yaml_node_t *n, int code,

@@ -353,41 +353,6 @@ static int read_entities(reader *r, const yaml_node_t *sec)
 
 /* ---- sources ---- */
 
-/* dir/path made absolute and tidied lexically ("." and ".." segments,
- * doubled slashes): the same text always gives the same path, whether the
- * file exists or not. */
-static char *absolute_path(keel_arena *a, const char *dir, const char *path)
-{
-    char *joined = path[0] == '/' ? keel_arena_strdup(a, path)
-                                  : keel_arena_sprintf(a, "%s/%s", dir, path);
-    if (joined == NULL)
-        return NULL;
-    char *out = keel_arena_alloc(a, strlen(joined) + 2);
-    if (out == NULL)
-        return NULL;
-    size_t len = 0;
-    for (char *seg = joined; *seg != '\0';) {
-        size_t n = strcspn(seg, "/");
-        if (n == 2 && seg[0] == '.' && seg[1] == '.') {
-            while (len > 0 && out[len - 1] != '/')
-                len--;
-            if (len > 0)
-                len--;  /* the slash before the dropped segment */
-        } else if (n > 0 && !(n == 1 && seg[0] == '.')) {
-            out[len++] = '/';
-            memcpy(out + len, seg, n);
-            len += n;
-        }
-        seg += n;
-        while (*seg == '/')
-            seg++;
-    }
-    if (len == 0)
-        out[len++] = '/';
-    out[len] = '\0';
-    return out;
-}
-
 /* "NAME" or "NAME@V" with V from 1, as keel_dataset_get takes it. */
 static bool dataset_ref_ok(const char *s)
 {
@@ -429,7 +394,7 @@ static int read_source(reader *r, const yaml_node_t *k, const yaml_node_t *v,
         const char *path = NULL;
         if ((rc = text_value(r, field[SRC_PATH], "path", &path)) != KEEL_OK)
             return rc;
-        if ((s->path = absolute_path(&r->repo->arena, r->repo->dir, path)) == NULL)
+        if ((s->path = keel_path_join_absolute(&r->repo->arena, r->repo->dir, path)) == NULL)
             return oom(r);
     } else {
         if ((rc = text_value(r, field[SRC_DATASET], "dataset", &s->dataset)) != KEEL_OK)
@@ -944,10 +909,7 @@ static int read_root(reader *r, const yaml_node_t *root)
 static int load_document(const char *path, const char *text, size_t len, yaml_document_t *doc,
                          keel_err *err)
 {
-    if (len > FEATURE_REPO_MAX_BYTES)
-        return keel_errf(err, KEEL_ELIMIT, "%s: larger than %u bytes", path,
-                         FEATURE_REPO_MAX_BYTES);
-    int rc = keel_yaml_parse(path, text, len, doc, err);
+    int rc = keel_yaml_parse(path, text, len, FEATURE_REPO_MAX_BYTES, doc, err);
     if (rc == KEEL_OK && yaml_document_get_root_node(doc) == NULL) {
         yaml_document_delete(doc);
         rc = keel_errf(err, KEEL_EINVAL, "%s: empty: expected a mapping with project, entities, "
@@ -956,19 +918,6 @@ static int load_document(const char *path, const char *text, size_t len, yaml_do
     return rc;
 }
 
-static const char *absolute_dir(keel_arena *a, const char *path)
-{
-    char resolved[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    char *dir = slash == NULL ? keel_arena_strdup(a, ".")
-                : slash == path ? keel_arena_strdup(a, "/")
-                : keel_arena_strndup(a, path, (size_t)(slash - path));
-    if (dir != NULL && realpath(dir, resolved) != NULL)
-        return keel_arena_strdup(a, resolved);
-    if (dir == NULL || dir[0] == '/' || getcwd(resolved, sizeof resolved) == NULL)
-        return dir;
-    return absolute_path(a, resolved, dir);
-}
 
 int feature_repo_parse_opts(const char *path, const char *text, size_t len, bool check_columns,
                             keel_feature_repo **out, keel_err *err)
@@ -988,7 +937,7 @@ int feature_repo_parse_opts(const char *path, const char *text, size_t len, bool
     keel_feature_repo *repo = &whole->repo;
     keel_arena_init(&repo->arena, 0);
     repo->file = keel_arena_strdup(&repo->arena, path);
-    repo->dir = absolute_dir(&repo->arena, path);
+    repo->dir = keel_path_dir_absolute(&repo->arena, path);
     whole->text = keel_arena_strndup(&repo->arena, text, len);
     whole->len = len;
     reader r = { .file = path, .doc = &doc, .repo = repo, .err = err };

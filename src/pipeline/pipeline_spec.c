@@ -760,9 +760,7 @@ static int find_pipeline(reader *r, const yaml_node_t *root, const char *name,
 static int load_document(const char *path, const char *text, size_t len, yaml_document_t *doc,
                          keel_err *err)
 {
-    if (len > SPEC_MAX_BYTES)
-        return keel_errf(err, KEEL_ELIMIT, "%s: larger than %u bytes", path, SPEC_MAX_BYTES);
-    int rc = keel_yaml_parse(path, text, len, doc, err);
+    int rc = keel_yaml_parse(path, text, len, SPEC_MAX_BYTES, doc, err);
     if (rc == KEEL_OK && (yaml_document_get_root_node(doc) == NULL ||
                           yaml_document_get_root_node(doc)->type != YAML_MAPPING_NODE)) {
         yaml_document_delete(doc);
@@ -772,17 +770,6 @@ static int load_document(const char *path, const char *text, size_t len, yaml_do
     return rc;
 }
 
-static const char *absolute_dir(keel_arena *a, const char *path)
-{
-    char resolved[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    char *dir = slash == NULL ? keel_arena_strdup(a, ".")
-                : slash == path ? keel_arena_strdup(a, "/")
-                : keel_arena_strndup(a, path, (size_t)(slash - path));
-    if (realpath(dir, resolved) != NULL)
-        return keel_arena_strdup(a, resolved);
-    return dir;
-}
 
 int keel_pipeline_parse(const char *path, const char *text, size_t len, const char *name,
                         const keel_kv *overrides, size_t n_overrides, keel_pipeline **out,
@@ -802,7 +789,7 @@ int keel_pipeline_parse(const char *path, const char *text, size_t len, const ch
     }
     keel_arena_init(&p->arena, 0);
     p->file = keel_arena_strdup(&p->arena, path);
-    p->dir = absolute_dir(&p->arena, path);
+    p->dir = keel_path_dir_absolute(&p->arena, path);
     reader r = { .file = path, .doc = &doc, .p = p, .err = err };
     const yaml_node_t *map = NULL;
     const char *map_name = NULL;

@@ -267,7 +267,7 @@ int keel_gate_policy_parse(const char *name, const char *text, size_t len,
     keel_arena_init(&p->arena, 0);
     p->path = keel_arena_strdup(&p->arena, name);
     yaml_document_t doc;
-    int rc = keel_yaml_parse(name, text, len, &doc, err);
+    int rc = keel_yaml_parse(name, text, len, KEEL_GATE_POLICY_MAX_BYTES, &doc, err);
     if (rc == KEEL_OK) {
         reader r = { name, &doc, p, err };
         rc = read_root(&r, yaml_document_get_root_node(&doc));

@@ -13,6 +13,8 @@
  */
 #include "serve.h"
 
+#include <keel/json.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -61,40 +63,12 @@ static const char *plain_string(cur *c, keel_arena *a)
 static bool plain_number(cur *c, double *out)
 {
     ws(c);
-    const char *s = c->p, *q = s;
+    const char *s = c->p;
     bool integral = true;
-#define DIGIT(x) ((x) < c->end && *(x) >= '0' && *(x) <= '9')
-    if (q < c->end && *q == '-')
-        q++;
-    if (!DIGIT(q))
-        return false;
-    if (*q == '0')
-        q++;
-    else
-        while (DIGIT(q))
-            q++;
-    if (q < c->end && *q == '.') {
-        integral = false;
-        q++;
-        if (!DIGIT(q))
-            return false;
-        while (DIGIT(q))
-            q++;
-    }
-    if (q < c->end && (*q == 'e' || *q == 'E')) {
-        integral = false;
-        q++;
-        if (q < c->end && (*q == '+' || *q == '-'))
-            q++;
-        if (!DIGIT(q))
-            return false;
-        while (DIGIT(q))
-            q++;
-    }
-#undef DIGIT
+    size_t n = keel_json_number_span(s, c->end, &integral);
+    const char *q = s + n;
     char text[64];
-    size_t n = (size_t)(q - s);
-    if (n >= sizeof text)
+    if (n == 0 || n >= sizeof text)
         return false;
     memcpy(text, s, n);
     text[n] = '\0';

@@ -306,10 +306,8 @@ int serve_rules_parse(const char *path, const char *text, size_t len, const serv
                       serve_rules **out, keel_err *err)
 {
     int rc = KEEL_OK;
-    if (len > RULES_MAX_BYTES)
-        return keel_errf(err, KEEL_ELIMIT, "%s: larger than %u bytes", path, RULES_MAX_BYTES);
     yaml_document_t doc;
-    if ((rc = keel_yaml_parse(path, text, len, &doc, err)) != KEEL_OK)
+    if ((rc = keel_yaml_parse(path, text, len, RULES_MAX_BYTES, &doc, err)) != KEEL_OK)
         return rc;
     reader r = { .file = path, .doc = &doc, .err = err };
     serve_rules *rs = calloc(1, sizeof *rs);

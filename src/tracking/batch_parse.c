@@ -11,6 +11,7 @@
  * So it can only be faster, never different: tests/fuzz/fuzz_mlflow_request.c
  * compares both decoders on every input.
  */
+#include <keel/json.h>
 #include <keel/tracking.h>
 
 #include <errno.h>
@@ -93,42 +94,11 @@ static const char *read_string(cursor *c)
 static bool read_number(cursor *c, bool want_int, double *out_d, int64_t *out_i)
 {
     skip_ws(c);
-    /* JSON's grammar exactly: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
     const char *s = c->p;
-    const char *q = s;
     bool integral = true;
-#define DIGIT(x) ((x) < c->end && *(x) >= '0' && *(x) <= '9')
-    if (q < c->end && *q == '-')
-        q++;
-    if (!DIGIT(q))
-        return false;
-    if (*q == '0') {
-        q++;
-    } else {
-        while (DIGIT(q))
-            q++;
-    }
-    if (q < c->end && *q == '.') {
-        integral = false;
-        q++;
-        if (!DIGIT(q))
-            return false;
-        while (DIGIT(q))
-            q++;
-    }
-    if (q < c->end && (*q == 'e' || *q == 'E')) {
-        integral = false;
-        q++;
-        if (q < c->end && (*q == '+' || *q == '-'))
-            q++;
-        if (!DIGIT(q))
-            return false;
-        while (DIGIT(q))
-            q++;
-    }
-#undef DIGIT
+    size_t n = keel_json_number_span(s, c->end, &integral);
+    const char *q = s + n;
     char text[64];
-    size_t n = (size_t)(q - s);
     if (n == 0 || n >= sizeof text)
         return false;
     memcpy(text, s, n);
