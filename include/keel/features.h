@@ -37,6 +37,7 @@
 #include <keel/error.h>
 #include <keel/workspace.h>
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -186,6 +187,10 @@ typedef struct keel_online_row {
 
 enum keel_feature_status { KEEL_FEATURE_PRESENT, KEEL_FEATURE_NOT_FOUND,
                            KEEL_FEATURE_OUTSIDE_MAX_AGE };
+/* A value as JSON: null when missing, else a number, bool or string (new
+ * reference). */
+json_t *keel_feature_value_json(const keel_feature_value *v);
+
 /* "PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE" (Feast's names). */
 const char *keel_feature_status_name(enum keel_feature_status s);
 

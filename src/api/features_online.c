@@ -49,21 +49,6 @@ static int features_ready(keel_http_resp *resp, const keel_api_app *app)
     return KEEL_OK;
 }
 
-static json_t *value_json(const keel_feature_value *v)
-{
-    if (v->missing)
-        return json_null();
-    switch (v->type) {
-    case KEEL_COL_INT:
-        return json_integer(v->i64);
-    case KEEL_COL_FLOAT:
-        return json_real(v->f64);
-    case KEEL_COL_BOOL:
-        return json_boolean(v->i64 != 0);
-    default:
-        return json_stringn(v->str, v->len);
-    }
-}
 
 static json_t *time_json(int64_t ms)
 {
@@ -218,7 +203,7 @@ int keel_api_features_get_online(keel_http_req *req, keel_http_resp *resp)
         json_t *vals = json_array(), *st = json_array(), *ts = json_array();
         for (size_t r = 0; r < n_rows; r++) {
             const keel_feature_answer *x = &ans[r * n_refs + f];
-            json_array_append_new(vals, value_json(&x->value));
+            json_array_append_new(vals, keel_feature_value_json(&x->value));
             json_array_append_new(st, json_string(keel_feature_status_name(x->status)));
             json_array_append_new(ts, time_json(x->event_ms));
         }

@@ -122,22 +122,6 @@ static int cmd_materialize_incremental(struct cli_ctx *ctx)
     return materialize(ctx, true);
 }
 
-/* A value as JSON (missing → null). */
-static json_t *value_json(const keel_feature_value *v)
-{
-    if (v->missing)
-        return json_null();
-    switch (v->type) {
-    case KEEL_COL_INT:
-        return json_integer(v->i64);
-    case KEEL_COL_FLOAT:
-        return json_real(v->f64);
-    case KEEL_COL_BOOL:
-        return json_boolean(v->i64 != 0);
-    default:
-        return json_stringn(v->str, v->len);
-    }
-}
 
 static const char *value_text(keel_arena *a, const keel_feature_value *v)
 {
@@ -187,7 +171,7 @@ static int cmd_get(struct cli_ctx *ctx)
             char *ref = keel_arena_sprintf(&ctx->arena, "%s:%s", fv->name,
                                            fv->features[refs[r].feature].name);
             json_object_set_new(o, ref, json_pack("{s:o, s:s, s:o}", "value",
-                                                  value_json(&ans[r].value), "status",
+                                                  keel_feature_value_json(&ans[r].value), "status",
                                                   keel_feature_status_name(ans[r].status),
                                                   "event_timestamp",
                                                   ans[r].event_ms ? json_integer(ans[r].event_ms)

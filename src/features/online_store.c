@@ -944,3 +944,19 @@ void keel_feature_value_from_cell(const keel_column *c, size_t row, enum keel_co
     }
     out->missing = false;
 }
+
+json_t *keel_feature_value_json(const keel_feature_value *v)
+{
+    if (v->missing)
+        return json_null();
+    switch (v->type) {
+    case KEEL_COL_INT:
+        return json_integer(v->i64);
+    case KEEL_COL_FLOAT:
+        return json_real(v->f64);
+    case KEEL_COL_BOOL:
+        return json_boolean(v->i64 != 0);
+    default:
+        return json_stringn(v->str, v->len);
+    }
+}

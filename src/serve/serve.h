@@ -84,6 +84,9 @@ typedef struct model_slot {
  * share of requests): release it when done. role says which. */
 served_model *slot_acquire(model_slot *slot, const char **role);
 served_model *slot_acquire_shadow(model_slot *slot);
+/* References to the versions that answer requests now: out[0] the current
+ * one, out[1] the canary (NULL when none). Release both. */
+void slot_acquire_answering(model_slot *slot, served_model *out[2]);
 
 /* ---- prediction log ---- */
 

@@ -63,17 +63,6 @@ void serve_enrich_free(serve_app *app)
     keel_feature_repo_free(app->feature_repo);
 }
 
-static json_t *value_json(const keel_feature_value *v)
-{
-    if (v->missing)
-        return json_null();
-    switch (v->type) {
-    case KEEL_COL_FLOAT: return json_real(v->f64);
-    case KEEL_COL_BOOL: return json_boolean(v->i64 != 0);
-    case KEEL_COL_STRING: return json_stringn(v->str, v->len);
-    default: return json_integer(v->i64);
-    }
-}
 
 /* The entity key of a record as the store's text (ints in decimal). */
 static const char *key_text(keel_arena *a, const json_t *v)
@@ -125,7 +114,7 @@ int serve_enrich(serve_app *app, keel_http_req *req, const char **out_body, size
             for (size_t f = 0; f < app->n_enrich; f++)
                 if (json_object_get(rec, app->enrich_columns[f]) == NULL)
                     json_object_set_new(rec, app->enrich_columns[f],
-                                        value_json(&ans[r * app->n_enrich + f].value));
+                                        keel_feature_value_json(&ans[r * app->n_enrich + f].value));
             /* The keys served their purpose; the model does not read them. */
             for (size_t k = 0; k < nk; k++)
                 json_object_del(rec, app->enrich_keys[k]);

@@ -188,6 +188,14 @@ served_model *slot_acquire(model_slot *slot, const char **role)
     return m;
 }
 
+void slot_acquire_answering(model_slot *slot, served_model *out[2])
+{
+    pthread_mutex_lock(&slot->lock);
+    out[0] = take(slot, slot->current);
+    out[1] = take(slot, slot->canary);
+    pthread_mutex_unlock(&slot->lock);
+}
+
 served_model *slot_acquire_shadow(model_slot *slot)
 {
     pthread_mutex_lock(&slot->lock);

@@ -474,3 +474,42 @@ void monitor_perf_compute(model_monitor *mon, monitor_perf_values *out)
     }
     free(s);
 }
+
+#define MONITOR_NAME(m) #m,
+const char *const monitor_drift_names[MONITOR_N_DRIFT] = { MONITOR_DRIFT_MEASURES(MONITOR_NAME) };
+const char *const monitor_perf_names[MONITOR_N_PERF] = { MONITOR_PERF_MEASURES(MONITOR_NAME) };
+#undef MONITOR_NAME
+
+static long name_index(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; name != NULL && i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return (long)i;
+    return -1;
+}
+
+long monitor_drift_index(const char *name)
+{
+    return name_index(monitor_drift_names, MONITOR_N_DRIFT, name);
+}
+
+long monitor_perf_index(const char *name)
+{
+    return name_index(monitor_perf_names, MONITOR_N_PERF, name);
+}
+
+double monitor_drift_value(const monitor_scores *sc, size_t k, size_t f)
+{
+#define MONITOR_ARRAY(m) sc->m,
+    const double *arrays[MONITOR_N_DRIFT] = { MONITOR_DRIFT_MEASURES(MONITOR_ARRAY) };
+#undef MONITOR_ARRAY
+    return k < MONITOR_N_DRIFT ? arrays[k][f] : NAN;
+}
+
+double monitor_perf_value(const monitor_perf_values *v, size_t k)
+{
+#define MONITOR_FIELD(m) v->m,
+    const double values[MONITOR_N_PERF] = { MONITOR_PERF_MEASURES(MONITOR_FIELD) };
+#undef MONITOR_FIELD
+    return k < MONITOR_N_PERF ? values[k] : NAN;
+}

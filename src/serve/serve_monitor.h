@@ -99,7 +99,22 @@ typedef struct monitor_perf_values {
 } monitor_perf_values;
 void monitor_perf_compute(model_monitor *mon, monitor_perf_values *out);
 
-/* Measure names the rules and the store use. */
+/* Measure names the rules, the store and /metrics use, in this order. */
 #define MONITOR_DRIFT_MEASURES(X) X(psi) X(js) X(ks) X(w1) X(chi2_p) X(missing_delta)
+#define MONITOR_PERF_MEASURES(X) X(accuracy) X(auc) X(log_loss) X(rmse) X(mae)
+#define MONITOR_COUNT_ONE(m) +1
+enum { MONITOR_N_DRIFT = 0 MONITOR_DRIFT_MEASURES(MONITOR_COUNT_ONE),
+       MONITOR_N_PERF = 0 MONITOR_PERF_MEASURES(MONITOR_COUNT_ONE) };
+extern const char *const monitor_drift_names[MONITOR_N_DRIFT];
+extern const char *const monitor_perf_names[MONITOR_N_PERF];
+
+/* Index of a measure name in the lists above, or -1. */
+long monitor_drift_index(const char *name);
+long monitor_perf_index(const char *name);
+
+/* Drift measure k of feature f in scores (the caller holds mon->lock), and
+ * performance measure k of v: NAN when not computed. */
+double monitor_drift_value(const monitor_scores *sc, size_t k, size_t f);
+double monitor_perf_value(const monitor_perf_values *v, size_t k);
 
 #endif

@@ -22,18 +22,6 @@
 
 #define MONITOR_TICK_MS 250
 
-static const char *const measure_names[] = {
-#define NAME(m) #m,
-    MONITOR_DRIFT_MEASURES(NAME)
-#undef NAME
-};
-
-static double measure_value(const monitor_scores *sc, size_t measure, size_t feature)
-{
-    const double *arrays[] = { sc->psi, sc->js, sc->ks, sc->w1, sc->chi2_p, sc->missing_delta };
-    return arrays[measure][feature];
-}
-
 static void store_window(keel_store *store, const char *model, served_model *m)
 {
     model_monitor *mon = m->mon;
@@ -46,28 +34,27 @@ static void store_window(keel_store *store, const char *model, served_model *m)
     pthread_mutex_lock(&mon->lock);
     const monitor_scores *sc = &mon->scores;
     for (size_t f = 0; rc == KEEL_OK && f < mon->n_features; f++)
-        for (size_t k = 0; rc == KEEL_OK && k < sizeof measure_names / sizeof *measure_names; k++) {
-            double v = measure_value(sc, k, f);
+        for (size_t k = 0; rc == KEEL_OK && k < MONITOR_N_DRIFT; k++) {
+            double v = monitor_drift_value(sc, k, f);
             if (isnan(v))
                 continue;
             rc = keel_store_execv(store, "INSERT OR REPLACE INTO monitor_drift (model, version, "
                                          "feature, measure, window_end, value, rows) VALUES "
                                          "(?, ?, ?, ?, ?, ?, ?)", NULL, &err, "ttttidi", model,
-                                  m->version_text, mon->features[f].name, measure_names[k],
+                                  m->version_text, mon->features[f].name, monitor_drift_names[k],
                                   sc->window_end_ms, v, (int64_t)sc->rows);
         }
     int64_t end = sc->window_end_ms;
     pthread_mutex_unlock(&mon->lock);
     monitor_perf_values pv;
     monitor_perf_compute(mon, &pv);
-    const char *names[] = { "accuracy", "auc", "log_loss", "rmse", "mae" };
-    double values[] = { pv.accuracy, pv.auc, pv.log_loss, pv.rmse, pv.mae };
-    for (size_t i = 0; rc == KEEL_OK && i < 5 && pv.n > 0; i++)
-        if (!isnan(values[i]))
+    for (size_t i = 0; rc == KEEL_OK && i < MONITOR_N_PERF && pv.n > 0; i++)
+        if (!isnan(monitor_perf_value(&pv, i)))
             rc = keel_store_execv(store, "INSERT OR REPLACE INTO monitor_perf (model, version, "
                                          "measure, time, value, n) VALUES (?, ?, ?, ?, ?, ?)",
-                                  NULL, &err, "tttidi", model, m->version_text, names[i], end,
-                                  values[i], (int64_t)pv.n);
+                                  NULL, &err, "tttidi", model, m->version_text,
+                                  monitor_perf_names[i], end, monitor_perf_value(&pv, i),
+                                  (int64_t)pv.n);
     if (rc == KEEL_OK)
         rc = keel_store_commit(store, &err);
     else
@@ -81,12 +68,8 @@ static void tick(serve_app *app, keel_store *store)
     int64_t now = keel_now_ms();
     for (size_t i = 0; i < app->n_slots; i++) {
         model_slot *slot = &app->slots[i];
-        pthread_mutex_lock(&slot->lock);
-        served_model *ms[2] = { slot->current, slot->canary };
-        for (int r = 0; r < 2; r++)
-            if (ms[r] != NULL)
-                atomic_fetch_add(&ms[r]->refs, 1);
-        pthread_mutex_unlock(&slot->lock);
+        served_model *ms[2];
+        slot_acquire_answering(slot, ms);
         for (int r = 0; r < 2; r++) {
             served_model *m = ms[r];
             if (m == NULL)
@@ -148,12 +131,12 @@ static void model_metrics(keel_buf *b, const char *slot, served_model *m)
     const monitor_scores *sc = &mon->scores;
     if (sc->valid) {
         for (size_t f = 0; f < mon->n_features; f++) {
-            for (size_t k = 0; k < sizeof measure_names / sizeof *measure_names; k++) {
-                double v = measure_value(sc, k, f);
+            for (size_t k = 0; k < MONITOR_N_DRIFT; k++) {
+                double v = monitor_drift_value(sc, k, f);
                 if (!isnan(v))
                     keel_buf_printf(b, "keel_feature_drift{model=\"%s\",version=\"%s\","
                                        "feature=\"%s\",measure=\"%s\"} %.9g\n", slot,
-                                    m->version_text, mon->features[f].name, measure_names[k], v);
+                                    m->version_text, mon->features[f].name, monitor_drift_names[k], v);
             }
             keel_buf_printf(b, "keel_feature_out_of_range{model=\"%s\",version=\"%s\","
                                "feature=\"%s\"} %llu\n", slot, m->version_text,
@@ -165,13 +148,11 @@ static void model_metrics(keel_buf *b, const char *slot, served_model *m)
     pthread_mutex_unlock(&mon->lock);
     monitor_perf_values pv;
     monitor_perf_compute(mon, &pv);
-    const char *names[] = { "accuracy", "auc", "log_loss", "rmse", "mae" };
-    double values[] = { pv.accuracy, pv.auc, pv.log_loss, pv.rmse, pv.mae };
-    for (size_t i = 0; i < 5 && pv.n > 0; i++)
-        if (!isnan(values[i]))
+    for (size_t i = 0; i < MONITOR_N_PERF && pv.n > 0; i++)
+        if (!isnan(monitor_perf_value(&pv, i)))
             keel_buf_printf(b, "keel_model_performance{model=\"%s\",version=\"%s\","
-                               "measure=\"%s\"} %.9g\n", slot, m->version_text, names[i],
-                            values[i]);
+                               "measure=\"%s\"} %.9g\n", slot, m->version_text,
+                            monitor_perf_names[i], monitor_perf_value(&pv, i));
     if (pv.n > 0)
         keel_buf_printf(b, "keel_model_performance_labels{model=\"%s\",version=\"%s\"} %zu\n",
                         slot, m->version_text, pv.n);
@@ -185,12 +166,8 @@ void serve_monitor_metrics(serve_app *app, keel_buf *b)
                      "# TYPE keel_model_performance gauge\n");
     for (size_t i = 0; i < app->n_slots; i++) {
         model_slot *slot = &app->slots[i];
-        pthread_mutex_lock(&slot->lock);
-        served_model *ms[2] = { slot->current, slot->canary };
-        for (int r = 0; r < 2; r++)
-            if (ms[r] != NULL)
-                atomic_fetch_add(&ms[r]->refs, 1);
-        pthread_mutex_unlock(&slot->lock);
+        served_model *ms[2];
+        slot_acquire_answering(slot, ms);
         for (int r = 0; r < 2; r++) {
             if (ms[r] != NULL && ms[r]->mon != NULL)
                 model_metrics(b, slot->name, ms[r]);

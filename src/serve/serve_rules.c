@@ -77,13 +77,6 @@ struct serve_rules {
     size_t n_rules;
 };
 
-static const char *const perf_measures[] = { "accuracy", "auc", "log_loss", "rmse", "mae" };
-static const char *const drift_measures[] = {
-#define NAME(m) #m,
-    MONITOR_DRIFT_MEASURES(NAME)
-#undef NAME
-};
-
 typedef struct reader {
     const char *file;
     yaml_document_t *doc;
@@ -105,14 +98,6 @@ static int fail_at(reader *r, const yaml_node_t *n, const char *fmt, ...)
 static yaml_node_t *node(reader *r, int id)
 {
     return yaml_document_get_node(r->doc, id);
-}
-
-static bool in_list(const char *s, const char *const *list, size_t n)
-{
-    for (size_t i = 0; s != NULL && i < n; i++)
-        if (strcmp(s, list[i]) == 0)
-            return true;
-    return false;
 }
 
 static int number(reader *r, const yaml_node_t *n, const char *what, double *out)
@@ -209,9 +194,8 @@ static int read_rule(reader *r, const yaml_node_t *n, const serve_app *app,
     if (slot < 0)
         return fail_at(r, f[1], "model '%s' is not served here", ru->model);
     ru->slot = (size_t)slot;
-    bool perf = in_list(ru->measure, perf_measures, 5);
-    bool drift = in_list(ru->measure, drift_measures,
-                         sizeof drift_measures / sizeof drift_measures[0]);
+    bool perf = monitor_perf_index(ru->measure) >= 0;
+    bool drift = monitor_drift_index(ru->measure) >= 0;
     if (!perf && !drift)
         return fail_at(r, f[2], "unknown measure '%s' (performance: accuracy, auc, log_loss, "
                                 "rmse, mae; drift: psi, js, ks, w1, chi2_p, missing_delta)",
@@ -388,31 +372,23 @@ static double current_value(const rule *ru, served_model *m, size_t *out_n, cons
 {
     model_monitor *mon = m->mon;
     *out_feat = NULL;
-    if (in_list(ru->measure, perf_measures, 5)) {
+    long k = monitor_perf_index(ru->measure);
+    if (k >= 0) {
         monitor_perf_values pv;
         monitor_perf_compute(mon, &pv);
         *out_n = pv.n;
-        if (pv.n < ru->min_labels)
-            return NAN;
-        double values[] = { pv.accuracy, pv.auc, pv.log_loss, pv.rmse, pv.mae };
-        for (size_t i = 0; i < 5; i++)
-            if (strcmp(ru->measure, perf_measures[i]) == 0)
-                return values[i];
-        return NAN;
+        return pv.n < ru->min_labels ? NAN : monitor_perf_value(&pv, (size_t)k);
     }
-    size_t k = 0;
-    while (strcmp(ru->measure, drift_measures[k]) != 0)
-        k++;
+    k = monitor_drift_index(ru->measure);
     bool low_is_bad = strcmp(ru->measure, "chi2_p") == 0;
     double best = NAN;
     pthread_mutex_lock(&mon->lock);
     const monitor_scores *sc = &mon->scores;
-    const double *arrays[] = { sc->psi, sc->js, sc->ks, sc->w1, sc->chi2_p, sc->missing_delta };
     *out_n = sc->rows;
     for (size_t f = 0; f < mon->n_features; f++) {
         if (strcmp(ru->feature, "any") != 0 && strcmp(ru->feature, mon->features[f].name) != 0)
             continue;
-        double v = arrays[k][f];
+        double v = monitor_drift_value(sc, (size_t)k, f);
         if (isnan(v))
             continue;
         if (isnan(best) || (low_is_bad ? v < best : v > best)) {
@@ -529,7 +505,7 @@ void serve_rules_evaluate(serve_app *app, keel_store *store, size_t slot, served
                                      ru->name, "model", ru->model, "version", m->version_text,
                                      "measure", ru->measure, "value", v, "condition",
                                      ru->above ? "above" : "below", "threshold", ru->threshold,
-                                     ru->measure[0] && in_list(ru->measure, perf_measures, 5)
+                                     monitor_perf_index(ru->measure) >= 0
                                          ? "labels" : "rows", (json_int_t)n,
                                      "consecutive", ru->consecutive + (holds ? 1 : 0));
         if (feature != NULL)
